@@ -1,0 +1,3 @@
+from authcli.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""httpx.Auth that attaches the session's token, only for the API's own origin.
+
+On a 401 it asks the refresh engine for a token other than the rejected one (a sibling's
+fresh token when there is one, else one refresh) and replays the request exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import httpx
+
+from .session import Session
+from .urls import origin_str
+
+
+class SessionAuth(httpx.Auth):
+    def __init__(self, session: Session, min_ttl: float = 0.0, replayable: bool = True) -> None:
+        self.session = session
+        self.min_ttl = min_ttl
+        self.replayable = replayable
+        self.retried = False
+        self.withheld = False
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if origin_str(str(request.url)) != self.session.api_origin:
+            # Never send the token anywhere but its own API.
+            request.headers.pop("Authorization", None)
+            self.withheld = True
+            yield request
+            return
+        token = self.session.access_token(min_ttl=self.min_ttl)
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code != 401 or not self.replayable:
+            return
+        token = self.session.access_token(min_ttl=self.min_ttl, rejected=token)
+        request.headers["Authorization"] = f"Bearer {token}"
+        self.retried = True
+        yield request

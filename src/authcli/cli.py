@@ -1,0 +1,228 @@
+"""The Typer app: options, help texts and examples. Commands only wire.
+
+This is the one place that turns an AuthcliError into ``authcli: <message>`` and an exit
+code. Command modules are imported inside each command, so starting authcli pays only for
+the command that runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__
+from .context import Context
+from .errors import AuthcliError, ExitCode
+from .io import IOStreams
+
+app = typer.Typer(
+    name="authcli",
+    help="Keep API sessions alive for scripts: tokens in the OS keyring, refresh before expiry, "
+    "exactly one refresh across parallel processes.",
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+profiles_app = typer.Typer(
+    help="List, choose and remove profiles.",
+    rich_markup_mode=None,
+    invoke_without_command=True,
+    epilog="Examples:\n\n\b\n  authcli profiles\n  authcli profiles use staging\n  authcli profiles --json | jq -r '.[].name'",
+)
+app.add_typer(profiles_app, name="profiles")
+
+ProfileOpt = Annotated[
+    Optional[str],
+    typer.Option("--profile", "-p", help="Profile to use [env: AUTHCLI_PROFILE; default: the current profile].",
+                 show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (stable keys, see README).")]
+
+
+def _ctx(tctx: typer.Context) -> Context:
+    return tctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def _examples(*lines: str) -> str:
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"authcli {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    tctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colour, even on a terminal [env: NO_COLOR].")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    tctx.obj = Context(io=IOStreams.system(no_color=no_color), debug=debug)
+
+
+@app.command(epilog=_examples(
+    "authcli login --api-url https://api.example.com --email me@example.com",
+    "printf %s \"$PASSWORD\" | authcli login --email ci@example.com --password-stdin",
+    "authcli login --profile staging --api-url https://staging.example.com --storage file",
+))
+def login(
+    tctx: typer.Context,
+    profile: ProfileOpt = None,
+    api_url: Annotated[Optional[str], typer.Option("--api-url", help="API base URL (https, or http on loopback) [env: AUTHCLI_API_URL].", show_default=False)] = None,
+    email: Annotated[Optional[str], typer.Option("--email", help="Account email; prompted for on a terminal.", show_default=False)] = None,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")] = False,
+    storage: Annotated[Optional[str], typer.Option("--storage", help="keyring (default) or file [env: AUTHCLI_STORAGE].", show_default=False)] = None,
+) -> int:
+    """Sign in and keep the tokens in the OS keyring."""
+    from .commands import login as cmd
+
+    return cmd.run(cmd.LoginOptions(profile, api_url, email, password_stdin, storage), _ctx(tctx))
+
+
+@app.command(epilog=_examples("authcli logout", "authcli logout --all"))
+def logout(
+    tctx: typer.Context,
+    profile: ProfileOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="Log out of every profile.")] = False,
+) -> int:
+    """Revoke the session at the server (best effort) and delete the stored tokens."""
+    from .commands import logout as cmd
+
+    return cmd.run(cmd.LogoutOptions(profile, all_), _ctx(tctx))
+
+
+@app.command(epilog=_examples("authcli whoami", "authcli whoami --json | jq .expires_in", "authcli whoami --verify"))
+def whoami(
+    tctx: typer.Context,
+    profile: ProfileOpt = None,
+    json_: JsonOpt = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Refresh if needed and ask the API who you are.")] = False,
+) -> int:
+    """Show who you are and how long the session lasts (local state only unless --verify)."""
+    from .commands import whoami as cmd
+
+    return cmd.run(cmd.WhoamiOptions(profile, json_, verify), _ctx(tctx))
+
+
+@app.command(epilog=_examples(
+    'curl -H "Authorization: Bearer $(authcli token)" https://api.example.com/users/me',
+    "authcli token --min-ttl 600   # valid for at least ten more minutes",
+))
+def token(
+    tctx: typer.Context,
+    profile: ProfileOpt = None,
+    min_ttl: Annotated[float, typer.Option("--min-ttl", help="Seconds the token must stay valid.", metavar="SECONDS")] = 0.0,
+) -> int:
+    """Print a valid access token (refreshed if needed) and nothing else."""
+    from .commands import token as cmd
+
+    return cmd.run(cmd.TokenOptions(profile, min_ttl), _ctx(tctx))
+
+
+@app.command(epilog=_examples("authcli refresh", "authcli refresh --profile staging"))
+def refresh(tctx: typer.Context, profile: ProfileOpt = None) -> int:
+    """Refresh the session now (one refresh even when many ask at once)."""
+    from .commands import refresh as cmd
+
+    return cmd.run(cmd.RefreshOptions(profile), _ctx(tctx))
+
+
+@profiles_app.callback()
+def profiles_list(tctx: typer.Context, json_: JsonOpt = False) -> Optional[int]:
+    """List profiles: name, API URL, user, session state and storage."""
+    if tctx.invoked_subcommand is not None:
+        return None
+    from .commands import profiles as cmd
+
+    return cmd.list_profiles(cmd.ProfilesOptions(json_), _ctx(tctx))
+
+
+@profiles_app.command("use", epilog=_examples("authcli profiles use staging"))
+def profiles_use(tctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile name.")]) -> int:
+    """Make NAME the default profile."""
+    from .commands import profiles as cmd
+
+    return cmd.use(cmd.ProfileNameOptions(name), _ctx(tctx))
+
+
+@profiles_app.command("remove", epilog=_examples("authcli profiles remove staging"))
+def profiles_remove(tctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile name.")]) -> int:
+    """Delete NAME's configuration and its stored tokens."""
+    from .commands import profiles as cmd
+
+    return cmd.remove(cmd.ProfileNameOptions(name), _ctx(tctx))
+
+
+@app.command("dev-server", epilog=_examples(
+    "authcli dev-server --port 8080",
+    "authcli dev-server --access-ttl 10   # watch tokens expire and renew",
+))
+def dev_server(
+    tctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 picks a free one).")] = 0,
+    access_ttl: Annotated[float, typer.Option("--access-ttl", metavar="SECONDS", help="Access token lifetime.")] = 60.0,
+    refresh_ttl: Annotated[float, typer.Option("--refresh-ttl", metavar="SECONDS", help="Refresh token lifetime.")] = 86400.0,
+    clock_skew: Annotated[float, typer.Option("--clock-skew", metavar="SECONDS", help="Run the server's clock ahead (or behind, negative).")] = 0.0,
+    refresh_delay: Annotated[float, typer.Option("--refresh-delay", metavar="SECONDS", help="Delay every refresh answer.")] = 0.0,
+    no_expires_in: Annotated[bool, typer.Option("--no-expires-in", help="Leave the lifetime out of token answers.")] = False,
+    token_style: Annotated[str, typer.Option("--token-style", help="camel (accessToken) or snake (access_token).")] = "camel",
+) -> int:
+    """Serve the reference API on loopback: login, rotating refresh tokens, reuse detection."""
+    from .commands import dev_server as cmd
+
+    opts = cmd.DevServerOptions(port, access_ttl, refresh_ttl, clock_skew, refresh_delay, no_expires_in, token_style)
+    return cmd.run(opts, _ctx(tctx))
+
+
+def _usage_line(exc: Exception) -> str:
+    message = getattr(exc, "format_message", lambda: str(exc))()
+    ctx = getattr(exc, "ctx", None)
+    where = f"{ctx.command_path} --help" if ctx is not None else "authcli --help"
+    return f"authcli: {message.rstrip('.')}; see '{where}'"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("AUTHCLI_DEBUG") == "1"
+    from typer import Abort
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError as ClickUsageError
+
+    try:
+        result = app(args=args, prog_name="authcli", standalone_mode=False)
+    except AuthcliError as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"authcli: {exc.message}\n")
+        return int(exc.exit_code)
+    except NoArgsIsHelpError as exc:
+        sys.stderr.write(exc.format_message() + "\n")
+        return int(ExitCode.USAGE)
+    except ClickUsageError as exc:
+        sys.stderr.write(_usage_line(exc) + "\n")
+        return int(ExitCode.USAGE)
+    except ClickException as exc:
+        sys.stderr.write(f"authcli: {exc.format_message()}\n")
+        return exc.exit_code
+    except (Abort, KeyboardInterrupt):
+        sys.stderr.write("authcli: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (e.g. `authcli ... | head -1`): not an error worth a message.
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's flush at exit
+        return int(ExitCode.ERROR)
+    except Exception as exc:  # the last line of defence: one line, not a traceback
+        if debug:
+            raise
+        sys.stderr.write(f"authcli: unexpected error ({type(exc).__name__}: {exc}); run with --debug for details\n")
+        return int(ExitCode.ERROR)
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,1 @@
+"""One module per command: an options dataclass and run(opts, ctx)."""

@@ -1,0 +1,100 @@
+"""authcli profiles: list, choose and remove profiles."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import effective
+from ..context import Context
+from ..errors import StorageError, UsageError
+from ..session import Session
+from ..tokens import jwt_claims
+from .logout import end_session
+
+
+@dataclass
+class ProfilesOptions:
+    json: bool = False
+
+
+@dataclass
+class ProfileNameOptions:
+    name: str
+
+
+def _row(ctx: Context, name: str, current: str) -> dict[str, Any]:
+    profile = effective(ctx.config.profiles[name], ctx.env)
+    row: dict[str, Any] = {
+        "name": name,
+        "current": name == current,
+        "api_url": profile.api_url,
+        "storage": profile.storage,
+        "user": None,
+        "session": "none",
+    }
+    try:
+        record = Session(ctx, profile).load()
+    except (StorageError, UsageError) as exc:
+        row["session"] = "unknown"
+        row["error"] = exc.message
+        return row
+    if record is not None:
+        now = ctx.clock()
+        claims = jwt_claims(record.access_token) or {}
+        row["user"] = claims.get("email") or claims.get("sub")
+        if record.valid_for(now):
+            row["session"] = "active"
+        elif record.refresh_token:
+            row["session"] = "renewable"
+        else:
+            row["session"] = "expired"
+    return row
+
+
+def list_profiles(opts: ProfilesOptions, ctx: Context) -> int:
+    config = ctx.config
+    current = config.default_name(ctx.env)
+    rows = [_row(ctx, name, current) for name in sorted(config.profiles)]
+    if opts.json:
+        ctx.io.write_out(json.dumps(rows, indent=2) + "\n")
+        return 0
+    if not rows:
+        ctx.io.info("No profiles yet; create one with: authcli login --api-url URL")
+        return 0
+    header = ("", "PROFILE", "API URL", "USER", "SESSION", "STORAGE")
+    table = [header] + [
+        ("*" if r["current"] else "", r["name"], r["api_url"] or "-", r["user"] or "-", r["session"], r["storage"])
+        for r in rows
+    ]
+    widths = [max(len(str(line[i])) for line in table) for i in range(len(header))]
+    out = "".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() + "\n" for line in table)
+    ctx.io.write_out(out)
+    return 0
+
+
+def _known(ctx: Context, name: str) -> None:
+    if name not in ctx.config.profiles:
+        known = ", ".join(sorted(ctx.config.profiles)) or "none yet"
+        raise UsageError(f"unknown profile '{name}' (known: {known})")
+
+
+def use(opts: ProfileNameOptions, ctx: Context) -> int:
+    _known(ctx, opts.name)
+    ctx.config.current = opts.name
+    ctx.config.save()
+    ctx.io.info(f"Profile '{opts.name}' is now the default.")
+    return 0
+
+
+def remove(opts: ProfileNameOptions, ctx: Context) -> int:
+    _known(ctx, opts.name)
+    config = ctx.config
+    end_session(ctx, effective(config.profiles[opts.name], ctx.env))
+    del config.profiles[opts.name]
+    if config.current == opts.name:
+        config.current = None
+    config.save()
+    ctx.io.info(f"Removed profile '{opts.name}' and its stored tokens.")
+    return 0

@@ -1,0 +1,23 @@
+"""authcli token: print a valid access token for tools that insist on one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..context import Context
+from ..errors import UsageError
+from ..session import Session
+
+
+@dataclass
+class TokenOptions:
+    profile: str | None = None
+    min_ttl: float = 0.0
+
+
+def run(opts: TokenOptions, ctx: Context) -> int:
+    if opts.min_ttl < 0:
+        raise UsageError("--min-ttl must be zero or more seconds")
+    token = Session(ctx, ctx.profile(opts.profile)).access_token(min_ttl=opts.min_ttl)
+    ctx.io.write_out(token + "\n")
+    return 0

@@ -1,0 +1,200 @@
+"""Profiles and where authcli keeps things on disk.
+
+Precedence for every setting: command-line flag > AUTHCLI_* environment > config.toml > default.
+The config file never holds a secret; tokens live in the store (store.py).
+
+Directories:
+  1. AUTHCLI_CONFIG_DIR, when set, holds everything: config.toml, state/locks, state/tokens.
+  2. Otherwise the platform's user config dir (~/.config/authcli) for config.toml and the
+     user state dir (~/.local/state/authcli) for locks and file-stored tokens.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import NotLoggedIn, UsageError
+
+DEFAULT_PROFILE = "default"
+STORAGES = ("keyring", "file")
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    state_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Paths:
+        root = env.get("AUTHCLI_CONFIG_DIR")
+        if root:
+            base = Path(root).expanduser()
+            return cls(config_dir=base, state_dir=base / "state")
+        import platformdirs
+
+        return cls(
+            config_dir=Path(platformdirs.user_config_dir("authcli", appauthor=False)),
+            state_dir=Path(platformdirs.user_state_dir("authcli", appauthor=False)),
+        )
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def tokens_dir(self) -> Path:
+        return self.state_dir / "tokens"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.state_dir / "locks"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One API and how to talk to it. Holds no secret."""
+
+    name: str
+    api_url: str | None = None
+    storage: str = "keyring"
+    login_path: str = "/auth/login"
+    refresh_path: str = "/auth/refresh"
+    logout_path: str = "/auth/logout"
+    me_path: str = "/users/me"
+    login_user_field: str = "email"
+    login_password_field: str = "password"
+    refresh_field: str = "refreshToken"
+    lock_timeout: float = 30.0
+    timeout: float = 30.0
+    ca_bundle: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_toml(self) -> dict[str, Any]:
+        defaults = Profile(name=self.name)
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in ("name", "extra"):
+                continue
+            value = getattr(self, f.name)
+            if value is not None and (value != getattr(defaults, f.name) or f.name in ("api_url", "storage")):
+                out[f.name] = value
+        out.update(self.extra)
+        return out
+
+
+_STR_KEYS = {
+    "api_url", "storage", "login_path", "refresh_path", "logout_path", "me_path",
+    "login_user_field", "login_password_field", "refresh_field", "ca_bundle",
+}
+_NUM_KEYS = {"lock_timeout", "timeout"}
+
+
+def _profile_from_toml(name: str, table: Any, path: Path) -> Profile:
+    if not isinstance(table, dict):
+        raise UsageError(f"config file {path}: [profiles.{name}] must be a table; fix or remove it")
+    known: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in _STR_KEYS:
+            if not isinstance(value, str):
+                raise UsageError(f"config file {path}: profiles.{name}.{key} must be a string")
+            known[key] = value
+        elif key in _NUM_KEYS:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise UsageError(f"config file {path}: profiles.{name}.{key} must be a positive number")
+            known[key] = float(value)
+        else:
+            extra[key] = value  # kept as written, so a newer authcli's settings survive a save
+    if known.get("storage", "keyring") not in STORAGES:
+        raise UsageError(f"config file {path}: profiles.{name}.storage must be 'keyring' or 'file'")
+    return Profile(name=name, extra=extra, **known)
+
+
+@dataclass
+class Config:
+    path: Path
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    current: str | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> Config:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return cls(path=path)
+        except OSError as exc:
+            raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"config file {path} is not valid TOML ({exc}); fix it or move it away") from None
+        current = data.get("current_profile")
+        if current is not None and not isinstance(current, str):
+            raise UsageError(f"config file {path}: current_profile must be a string")
+        table = data.get("profiles", {})
+        if not isinstance(table, dict):
+            raise UsageError(f"config file {path}: [profiles] must be a table")
+        profiles = {name: _profile_from_toml(name, t, path) for name, t in table.items()}
+        return cls(path=path, profiles=profiles, current=current)
+
+    def save(self) -> None:
+        import tomli_w
+
+        from .fsutil import atomic_write
+
+        doc: dict[str, Any] = {}
+        if self.current:
+            doc["current_profile"] = self.current
+        doc["profiles"] = {name: p.to_toml() for name, p in sorted(self.profiles.items())}
+        atomic_write(self.path, tomli_w.dumps(doc).encode("utf-8"), mode=0o600)
+
+    def default_name(self, env: Mapping[str, str]) -> str:
+        return env.get("AUTHCLI_PROFILE") or self.current or DEFAULT_PROFILE
+
+    def resolve(self, flag: str | None, env: Mapping[str, str]) -> Profile:
+        """The profile a command works on; it must exist."""
+        name = flag or self.default_name(env)
+        if name in self.profiles:
+            return self.profiles[name]
+        if flag is None and "AUTHCLI_PROFILE" not in env and name == DEFAULT_PROFILE:
+            raise NotLoggedIn("not logged in; run authcli login --api-url URL")
+        known = ", ".join(sorted(self.profiles)) or "none yet"
+        raise UsageError(
+            f"unknown profile '{name}' (known: {known}); create it with authcli login --profile {name}"
+        )
+
+
+def storage_for(profile: Profile, env: Mapping[str, str], flag: str | None = None) -> str:
+    value = flag or env.get("AUTHCLI_STORAGE") or profile.storage
+    if value not in STORAGES:
+        raise UsageError(f"unknown storage {value!r}: use 'keyring' or 'file'")
+    return value
+
+
+def number_from_env(env: Mapping[str, str], name: str, fallback: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return fallback
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise UsageError(f"{name} must be a positive number of seconds")
+    return value
+
+
+def effective(profile: Profile, env: Mapping[str, str], storage_flag: str | None = None) -> Profile:
+    """The profile with environment overrides applied (flag > env > config > default)."""
+    return replace(
+        profile,
+        storage=storage_for(profile, env, storage_flag),
+        lock_timeout=number_from_env(env, "AUTHCLI_LOCK_TIMEOUT", profile.lock_timeout),
+        timeout=number_from_env(env, "AUTHCLI_TIMEOUT", profile.timeout),
+    )
+
+
+

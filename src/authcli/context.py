@@ -1,0 +1,60 @@
+"""What a command needs, built on first use: streams, environment, paths, config, stores, flows."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Mapping
+
+from .config import Config, Paths, Profile, effective
+from .io import IOStreams
+
+if TYPE_CHECKING:
+    from .flows import Flow
+    from .store import Store
+
+
+@dataclass
+class Context:
+    io: IOStreams
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    clock: Callable[[], float] = time.time
+    debug: bool = False
+    _paths: Paths | None = None
+    _config: Config | None = None
+
+    @property
+    def paths(self) -> Paths:
+        if self._paths is None:
+            self._paths = Paths.from_env(self.env)
+        return self._paths
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = Config.load(self.paths.config_file)
+        return self._config
+
+    def profile(self, flag: str | None) -> Profile:
+        """The selected profile, which must exist, with environment overrides applied."""
+        return effective(self.config.resolve(flag, self.env), self.env)
+
+    def store(self, profile: Profile) -> Store:
+        from .store import make_store
+
+        return make_store(profile.storage, self.paths)
+
+    def flow(self, profile: Profile, api_origin: str) -> Flow:
+        from .flows.jsonapi import JsonApiFlow
+
+        return JsonApiFlow(profile, self.env, api_origin, clock=self.clock)
+
+    @contextmanager
+    def lock(self, profile: Profile) -> Iterator[None]:
+        from .locking import profile_lock
+
+        with profile_lock(self.paths, profile.name, profile.lock_timeout, self.io, self.env):
+            yield

@@ -1,0 +1,1 @@
+"""The built-in reference API (`authcli dev-server`)."""

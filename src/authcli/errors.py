@@ -1,0 +1,90 @@
+"""Exit codes and the exception tree.
+
+Every failure authcli reports is an ``AuthcliError`` that carries its exit code;
+only ``cli.py`` turns one into ``authcli: <message>`` on stderr. Third-party
+exceptions (httpx, keyring, filelock) are translated where those libraries are
+called, never further up.
+
+    AuthcliError (1)
+    ├── UsageError (2)               bad flag value, bad URL, unknown profile, corrupt config
+    ├── HTTPStatusError (1)          `authcli call` got a status >= 400 with --fail
+    ├── AuthError (4)
+    │   ├── NotLoggedIn              no stored session for the profile
+    │   ├── LoginFailed              the server rejected the credentials
+    │   └── SessionExpired           the refresh token was rejected; tokens were cleared
+    ├── NetworkError (5)             unreachable, timeout, TLS, 5xx, an answer that is not the protocol
+    └── StorageError (6)
+        ├── KeyringUnavailable       no usable keyring backend, or it is locked
+        ├── CorruptRecord            the stored record is not an authcli record
+        └── LockTimeout              another authcli held the profile lock too long
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    AUTH = 4
+    NETWORK = 5
+    STORAGE = 6
+    INTERRUPTED = 130
+
+
+class AuthcliError(Exception):
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(AuthcliError):
+    exit_code = ExitCode.USAGE
+
+
+class HTTPStatusError(AuthcliError):
+    exit_code = ExitCode.ERROR
+
+
+class AuthError(AuthcliError):
+    exit_code = ExitCode.AUTH
+
+
+class NotLoggedIn(AuthError):
+    pass
+
+
+class LoginFailed(AuthError):
+    pass
+
+
+class SessionExpired(AuthError):
+    pass
+
+
+class NetworkError(AuthcliError):
+    exit_code = ExitCode.NETWORK
+
+
+class StorageError(AuthcliError):
+    exit_code = ExitCode.STORAGE
+
+
+class KeyringUnavailable(StorageError):
+    pass
+
+
+class CorruptRecord(StorageError):
+    pass
+
+
+class LockTimeout(StorageError):
+    pass
+
+
+class Interrupted(AuthcliError):
+    exit_code = ExitCode.INTERRUPTED

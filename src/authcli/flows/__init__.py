@@ -1,0 +1,32 @@
+"""How a session is obtained, refreshed and ended.
+
+The refresh engine (session.py) only knows the ``Flow`` interface and the three refresh
+outcomes below; which protocol produced a session is the flow's business.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+from ..errors import AuthcliError, NetworkError
+
+if TYPE_CHECKING:
+    from ..tokens import TokenRecord
+
+
+class RefreshRejected(AuthcliError):
+    """The server refused the refresh token (400/401, e.g. invalid_grant): the session may be over."""
+
+
+class RefreshTransient(NetworkError):
+    """Connection error, timeout, 408, 429 or 5xx: worth one replay, never a reason to log out."""
+
+
+class RefreshMalformed(NetworkError):
+    """An answer that is not the protocol (not JSON, no access token): keep the tokens."""
+
+
+class Flow(Protocol):
+    def refresh(self, record: TokenRecord) -> TokenRecord: ...
+
+    def logout(self, record: TokenRecord) -> None: ...

@@ -1,0 +1,98 @@
+"""Standard streams, TTY detection and colour, in one place.
+
+Data goes to ``out``; everything a person reads (messages, warnings, prompts,
+progress) goes to ``err``. rich is imported only when something is rendered.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@dataclass
+class IOStreams:
+    stdin: IO[str]
+    stdout: IO[str]
+    stderr: IO[str]
+    stdin_tty: bool = False
+    stdout_tty: bool = False
+    stderr_tty: bool = False
+    no_color: bool = False
+    _consoles: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def system(cls, no_color: bool = False) -> IOStreams:
+        return cls(
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            stdin_tty=_isatty(sys.stdin),
+            stdout_tty=_isatty(sys.stdout),
+            stderr_tty=_isatty(sys.stderr),
+            no_color=no_color or "NO_COLOR" in os.environ,
+        )
+
+    @classmethod
+    def test(cls, stdin: str = "", tty: bool = False) -> IOStreams:
+        return cls(
+            stdin=io.StringIO(stdin),
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+            stdin_tty=tty,
+            stdout_tty=tty,
+            stderr_tty=tty,
+            no_color=True,
+        )
+
+    @property
+    def can_prompt(self) -> bool:
+        return self.stdin_tty and self.stderr_tty
+
+    def color_out(self) -> bool:
+        return self.stdout_tty and not self.no_color
+
+    def color_err(self) -> bool:
+        return self.stderr_tty and not self.no_color
+
+    def info(self, message: str) -> None:
+        """A line for the person at the terminal (never data)."""
+        self.stderr.write(message + "\n")
+        self.stderr.flush()
+
+    def warn(self, message: str) -> None:
+        self.stderr.write(f"authcli: warning: {message}\n")
+        self.stderr.flush()
+
+    def write_out(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def console(self, stream: str = "stdout") -> Console:
+        """One rich Console per stream, built on first use."""
+        if stream not in self._consoles:
+            from rich.console import Console
+
+            target = self.stdout if stream == "stdout" else self.stderr
+            tty = self.stdout_tty if stream == "stdout" else self.stderr_tty
+            self._consoles[stream] = Console(
+                file=target,
+                force_terminal=tty,
+                no_color=self.no_color or not tty,
+                highlight=False,
+                soft_wrap=True,
+            )
+        return self._consoles[stream]
+
+
+def _isatty(stream: IO[str] | None) -> bool:
+    try:
+        return bool(stream and stream.isatty())
+    except (ValueError, OSError):
+        return False

@@ -1,0 +1,131 @@
+"""The refresh engine: the one way any command gets a valid access token.
+
+Fast path: read the stored record without a lock; if the access token has more than the
+refresh margin left (and is not the one the caller saw rejected), return it. Nothing heavy
+is imported on that path.
+
+Slow path: take the profile's cross-process lock, RE-READ the record (another process may
+have refreshed while we waited), recheck, and only then refresh with the re-read refresh
+token, persist the result, and release. So N processes that find the token expired at the
+same moment cause exactly one refresh at the server.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from .errors import AuthError, NotLoggedIn, SessionExpired, UsageError
+from .tokens import TokenRecord, humanize, refresh_margin
+from .urls import origin_str
+
+if TYPE_CHECKING:
+    from .config import Profile
+    from .context import Context
+
+REPLAY_PAUSE = 0.5
+
+
+def login_hint(profile: str) -> str:
+    return "authcli login" if profile == "default" else f"authcli login --profile {profile}"
+
+
+class Session:
+    def __init__(self, ctx: Context, profile: Profile) -> None:
+        if not profile.api_url:
+            raise UsageError(f"profile '{profile.name}' has no api_url; run {login_hint(profile.name)} --api-url URL")
+        self.ctx = ctx
+        self.profile = profile
+        self.store = ctx.store(profile)
+        self.api_origin = origin_str(profile.api_url)
+
+    # -- reading -----------------------------------------------------------------
+
+    def load(self) -> TokenRecord | None:
+        record = self.store.load(self.profile.name)
+        if record is not None and record.api_origin != self.api_origin:
+            # The profile was pointed elsewhere after login: this token must not go there.
+            raise AuthError(
+                f"profile '{self.profile.name}' now points at {self.api_origin} but its session belongs to "
+                f"{record.api_origin}; run {login_hint(self.profile.name)}"
+            )
+        return record
+
+    def _require(self) -> TokenRecord:
+        record = self.load()
+        if record is None:
+            raise NotLoggedIn(f"not logged in; run {login_hint(self.profile.name)}")
+        return record
+
+    # -- the engine --------------------------------------------------------------
+
+    def access_token(self, min_ttl: float = 0.0, rejected: str | None = None) -> str:
+        """A valid access token with at least ``min_ttl`` seconds (and the refresh margin) left.
+
+        ``rejected``: a token the API just answered 401 to; the caller wants any other one.
+        """
+        record = self._require()
+        self._check_min_ttl(record, min_ttl)
+        if self._usable(record, min_ttl, rejected):
+            return record.access_token
+        with self.ctx.lock(self.profile):
+            record = self._require()
+            if self._usable(record, min_ttl, rejected):
+                return record.access_token
+            return self._refresh_locked(record, rejected).access_token
+
+    def refresh_now(self) -> TokenRecord:
+        """Refresh unconditionally (single-flight: one refresh even when many ask at once)."""
+        before = self._require()
+        with self.ctx.lock(self.profile):
+            record = self._require()
+            if record.refresh_token != before.refresh_token:
+                return record  # another process refreshed while we waited for the lock
+            return self._refresh_locked(record, rejected=record.access_token)
+
+    def _check_min_ttl(self, record: TokenRecord, min_ttl: float) -> None:
+        lifetime = record.lifetime
+        if lifetime is not None and min_ttl >= lifetime > 0:
+            raise UsageError(
+                f"--min-ttl {min_ttl:g} cannot be met: this API issues access tokens valid for {lifetime:g}s"
+            )
+
+    def _usable(self, record: TokenRecord, min_ttl: float, rejected: str | None) -> bool:
+        if rejected is not None and record.access_token == rejected:
+            return False
+        need = max(refresh_margin(record.lifetime), min_ttl)
+        return record.valid_for(self.ctx.clock(), need)
+
+    def _refresh_locked(self, record: TokenRecord, rejected: str | None) -> TokenRecord:
+        """Refresh ``record`` (re-read under the lock). Only call with the profile lock held."""
+        from .flows import RefreshMalformed, RefreshRejected, RefreshTransient
+
+        name = self.profile.name
+        if record.refresh_token is None:
+            if rejected is None and record.valid_for(self.ctx.clock()):
+                return record  # nothing to refresh with; use what is left of it
+            self.store.delete(name)
+            raise SessionExpired(f"session expired, run {login_hint(name)}")
+        flow = self.ctx.flow(self.profile, self.api_origin)
+        try:
+            try:
+                fresh = flow.refresh(record)
+            except RefreshTransient:
+                # A replay with the same token cannot make things worse than giving up.
+                time.sleep(REPLAY_PAUSE)
+                fresh = flow.refresh(record)
+        except RefreshRejected:
+            current = self.store.load(name)
+            if current is not None and current.refresh_token != record.refresh_token:
+                return current  # another writer rotated it meanwhile: adopt its tokens
+            self.store.delete(name)
+            raise SessionExpired(f"session expired, run {login_hint(name)}") from None
+        except (RefreshTransient, RefreshMalformed) as exc:
+            left = record.seconds_left(self.ctx.clock())
+            if rejected is None and record.valid_for(self.ctx.clock()):
+                when = "with an unknown expiry" if left is None else f"which expires {humanize(left)}"
+                self.ctx.io.warn(f"could not refresh ({exc.message}); using the current token, {when}")
+                return record
+            raise
+        self.store.save(name, fresh)
+        return fresh

@@ -1,0 +1,204 @@
+"""Where token records live: the OS keyring (default) or, opted in, a private file.
+
+Both stores hold one small versioned JSON record per profile and pass the same contract
+tests (tests/unit/test_store_contract.py). Library exceptions are translated here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Protocol, TypeVar
+
+from .errors import CorruptRecord, KeyringUnavailable, StorageError, UsageError
+from .fsutil import atomic_write
+from .tokens import MalformedRecord, TokenRecord
+
+if TYPE_CHECKING:
+    from .config import Paths
+
+SERVICE = "authcli"
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+T = TypeVar("T")
+
+
+def check_profile_name(name: str) -> str:
+    if not _PROFILE_NAME.match(name):
+        raise UsageError(
+            f"invalid profile name {name!r}: use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return name
+
+
+class Store(Protocol):
+    kind: str
+
+    def load(self, profile: str) -> TokenRecord | None: ...
+
+    def save(self, profile: str, record: TokenRecord) -> None: ...
+
+    def delete(self, profile: str) -> bool: ...
+
+    def location(self, profile: str) -> str: ...
+
+
+def _parse(text: str, profile: str, where: str) -> TokenRecord:
+    try:
+        return TokenRecord.from_json(text)
+    except MalformedRecord as exc:
+        raise CorruptRecord(
+            f"the stored session for profile '{profile}' in {where} is unreadable ({exc}); "
+            f"run authcli login{_profile_flag(profile)} to replace it"
+        ) from None
+
+
+def _profile_flag(profile: str) -> str:
+    return "" if profile == "default" else f" --profile {profile}"
+
+
+class FileStore:
+    """One 0600 JSON file per profile, replaced atomically."""
+
+    kind = "file"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, profile: str) -> Path:
+        return self.directory / f"{check_profile_name(profile)}.json"
+
+    def location(self, profile: str) -> str:
+        return str(self._path(profile))
+
+    def load(self, profile: str) -> TokenRecord | None:
+        path = self._path(profile)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StorageError(f"cannot read token file {path}: {exc}") from None
+        return _parse(text, profile, str(path))
+
+    def save(self, profile: str, record: TokenRecord) -> None:
+        path = self._path(profile)
+        try:
+            atomic_write(path, record.to_json().encode("utf-8"), mode=0o600)
+        except OSError as exc:
+            raise StorageError(f"cannot write token file {path}: {exc.strerror or exc}") from None
+
+    def delete(self, profile: str) -> bool:
+        path = self._path(profile)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StorageError(f"cannot delete token file {path}: {exc.strerror or exc}") from None
+        return True
+
+
+NO_KEYRING_HINT = (
+    "no OS keyring is available{why}; start a Secret Service (e.g. gnome-keyring) "
+    "or opt in to file storage with: authcli login --storage file"
+)
+
+
+class KeyringStore:
+    """The OS keyring through the keyring library: service 'authcli', one entry per profile."""
+
+    kind = "keyring"
+    attempts = 3
+
+    def location(self, profile: str) -> str:
+        return f"OS keyring (service '{SERVICE}', entry '{profile}')"
+
+    def backend_name(self) -> str:
+        keyring = self._keyring()
+        backend = keyring.get_keyring()
+        return f"{type(backend).__module__}.{type(backend).__name__}"
+
+    def load(self, profile: str) -> TokenRecord | None:
+        keyring = self._keyring()
+        text = self._call(lambda: keyring.get_password(SERVICE, profile))
+        if text is None:
+            return None
+        return _parse(text, profile, "the OS keyring")
+
+    def save(self, profile: str, record: TokenRecord) -> None:
+        keyring = self._keyring()
+        self._call(lambda: keyring.set_password(SERVICE, profile, record.to_json()))
+
+    def delete(self, profile: str) -> bool:
+        keyring = self._keyring()
+        from keyring.errors import PasswordDeleteError
+
+        def delete() -> bool:
+            if keyring.get_password(SERVICE, profile) is None:
+                return False
+            try:
+                keyring.delete_password(SERVICE, profile)
+            except PasswordDeleteError:
+                return False
+            return True
+
+        return self._call(delete)
+
+    @staticmethod
+    def _keyring():  # type: ignore[no-untyped-def]
+        import keyring
+
+        return keyring
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        """Run one keyring call, retrying the Secret Service's known transient failures."""
+        from keyring.errors import InitError, KeyringError, KeyringLocked, NoKeyringError
+
+        transient: tuple[type[BaseException], ...] = ()
+        try:
+            from secretstorage.exceptions import ItemNotFoundException
+
+            transient = (ItemNotFoundException,)
+        except ImportError:
+            pass
+
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn()
+            except NoKeyringError:
+                raise KeyringUnavailable(NO_KEYRING_HINT.format(why="")) from None
+            except KeyringLocked:
+                raise KeyringUnavailable(
+                    "the OS keyring is locked; unlock it (log in to your desktop session, "
+                    "or unlock it with your keyring tool) and try again"
+                ) from None
+            except InitError as exc:
+                if "dismissed" in str(exc).lower() and attempt < self.attempts:
+                    time.sleep(0.05 * attempt)
+                    continue
+                raise KeyringUnavailable(
+                    f"the OS keyring could not be opened ({exc}); unlock it and try again, "
+                    "or opt in to file storage with: authcli login --storage file"
+                ) from None
+            except transient:
+                if attempt < self.attempts:
+                    time.sleep(0.05 * attempt)
+                    continue
+                raise StorageError("the OS keyring kept failing (item not found); try again") from None
+            except KeyringError as exc:
+                raise StorageError(f"keyring error: {exc}") from None
+            except RuntimeError as exc:
+                # SecretService raises a bare RuntimeError when there is no D-Bus session at all.
+                if "DBUS_SESSION_BUS_ADDRESS" in str(exc) or "SecretService" in str(exc):
+                    raise KeyringUnavailable(NO_KEYRING_HINT.format(why=" (no D-Bus session)")) from None
+                raise
+        raise AssertionError("unreachable")
+
+
+def make_store(kind: str, paths: Paths) -> Store:
+    if kind == "file":
+        return FileStore(paths.tokens_dir)
+    return KeyringStore()

@@ -1,0 +1,177 @@
+"""The token record, expiry arithmetic, and reading JWT claims for display.
+
+Expiry is always ``local clock when the request was sent + lifetime``: the server's
+clock is never compared with ours, so a skewed server cannot cause a refresh storm.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+RECORD_VERSION = 1
+
+
+class MalformedRecord(ValueError):
+    """Stored text that is not an authcli token record."""
+
+
+class MalformedResponse(ValueError):
+    """A token endpoint answer that does not follow the protocol."""
+
+
+@dataclass(frozen=True, repr=False)
+class TokenRecord:
+    access_token: str
+    refresh_token: str | None
+    expires_at: float | None
+    obtained_at: float
+    api_origin: str
+    token_type: str = "Bearer"
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenRecord(access_token='***', refresh_token={'***' if self.refresh_token else None!r}, "
+            f"expires_at={self.expires_at!r}, api_origin={self.api_origin!r})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def lifetime(self) -> float | None:
+        if self.expires_at is None:
+            return None
+        return max(0.0, self.expires_at - self.obtained_at)
+
+    def seconds_left(self, now: float) -> float | None:
+        return None if self.expires_at is None else self.expires_at - now
+
+    def valid_for(self, now: float, seconds: float = 0.0) -> bool:
+        """True when the access token will still be valid ``seconds`` from ``now``.
+
+        An unknown expiry counts as valid: such a token is used until the API answers 401.
+        """
+        return self.expires_at is None or self.expires_at - now > seconds
+
+    def has_session(self, now: float) -> bool:
+        return self.refresh_token is not None or self.valid_for(now)
+
+    def to_json(self) -> str:
+        return json.dumps({"version": RECORD_VERSION, **asdict(self)}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenRecord:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise MalformedRecord("not JSON") from None
+        if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
+            raise MalformedRecord("not an authcli record of a known version")
+        try:
+            record = cls(
+                access_token=data["access_token"],
+                refresh_token=data["refresh_token"],
+                expires_at=data["expires_at"],
+                obtained_at=data["obtained_at"],
+                api_origin=data["api_origin"],
+                token_type=data.get("token_type", "Bearer"),
+            )
+        except KeyError as exc:
+            raise MalformedRecord(f"missing {exc.args[0]}") from None
+        if not isinstance(record.access_token, str) or not record.access_token:
+            raise MalformedRecord("bad access_token")
+        if record.refresh_token is not None and not isinstance(record.refresh_token, str):
+            raise MalformedRecord("bad refresh_token")
+        for name in ("expires_at", "obtained_at"):
+            value = getattr(record, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise MalformedRecord(f"bad {name}")
+        return record
+
+
+def refresh_margin(lifetime: float | None) -> float:
+    """How long before expiry to refresh: 10% of the lifetime within [30 s, 300 s], at most half of it."""
+    if lifetime is None or lifetime <= 0:
+        return 0.0
+    return min(max(0.1 * lifetime, 30.0), 300.0, lifetime / 2)
+
+
+def _field(data: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        if name in data and data[name] is not None:
+            return data[name]
+    return None
+
+
+def record_from_response(
+    data: Any,
+    sent_at: float,
+    api_origin: str,
+    previous_refresh_token: str | None = None,
+) -> TokenRecord:
+    """Build a record from a login or refresh answer (either spelling of the fields)."""
+    if not isinstance(data, dict):
+        raise MalformedResponse("the answer is not a JSON object")
+    access = _field(data, "accessToken", "access_token")
+    if not isinstance(access, str) or not access:
+        raise MalformedResponse("the answer has no access token")
+    refresh = _field(data, "refreshToken", "refresh_token")
+    if refresh is not None and not isinstance(refresh, str):
+        raise MalformedResponse("the refresh token in the answer is not a string")
+    token_type = _field(data, "tokenType", "token_type") or "Bearer"
+    lifetime = _field(data, "expiresIn", "expires_in")
+    if isinstance(lifetime, str):
+        try:
+            lifetime = float(lifetime)
+        except ValueError:
+            raise MalformedResponse("expires_in is not a number") from None
+    if lifetime is not None and (isinstance(lifetime, bool) or not isinstance(lifetime, (int, float))):
+        raise MalformedResponse("expires_in is not a number")
+    if lifetime is None:
+        lifetime = jwt_lifetime(access)
+    return TokenRecord(
+        access_token=access,
+        refresh_token=refresh or previous_refresh_token,
+        expires_at=None if lifetime is None else sent_at + float(lifetime),
+        obtained_at=sent_at,
+        api_origin=api_origin,
+        token_type=str(token_type),
+    )
+
+
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT, for display and for a missing lifetime only: never verified, never trusted."""
+    if token.count(".") != 2:
+        return None
+    import jwt
+
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def jwt_lifetime(token: str) -> float | None:
+    claims = jwt_claims(token)
+    if not claims:
+        return None
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if isinstance(exp, (int, float)) and isinstance(iat, (int, float)) and exp > iat:
+        return float(exp - iat)
+    return None
+
+
+def humanize(seconds: float) -> str:
+    """'in 12m', 'expired 3m ago'."""
+    span = abs(int(seconds))
+    if span < 60:
+        text = f"{span}s"
+    elif span < 3600:
+        text = f"{span // 60}m"
+    elif span < 86400:
+        text = f"{span // 3600}h{(span % 3600) // 60:02d}m"
+    else:
+        text = f"{span // 86400}d"
+    return f"in {text}" if seconds >= 0 else f"expired {text} ago"
