@@ -10,7 +10,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol, TypeVar
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, TypeVar
 
 from .errors import CorruptRecord, KeyringUnavailable, StorageError, UsageError
 from .fsutil import atomic_write
@@ -113,8 +113,11 @@ class KeyringStore:
     kind = "keyring"
     attempts = 3
 
+    def __init__(self, service: str = SERVICE) -> None:
+        self.service = service
+
     def location(self, profile: str) -> str:
-        return f"OS keyring (service '{SERVICE}', entry '{profile}')"
+        return f"OS keyring (service '{self.service}', entry '{profile}')"
 
     def backend_name(self) -> str:
         keyring = self._keyring()
@@ -123,24 +126,24 @@ class KeyringStore:
 
     def load(self, profile: str) -> TokenRecord | None:
         keyring = self._keyring()
-        text = self._call(lambda: keyring.get_password(SERVICE, profile))
+        text = self._call(lambda: keyring.get_password(self.service, profile))
         if text is None:
             return None
         return _parse(text, profile, "the OS keyring")
 
     def save(self, profile: str, record: TokenRecord) -> None:
         keyring = self._keyring()
-        self._call(lambda: keyring.set_password(SERVICE, profile, record.to_json()))
+        self._call(lambda: keyring.set_password(self.service, profile, record.to_json()))
 
     def delete(self, profile: str) -> bool:
         keyring = self._keyring()
         from keyring.errors import PasswordDeleteError
 
         def delete() -> bool:
-            if keyring.get_password(SERVICE, profile) is None:
+            if keyring.get_password(self.service, profile) is None:
                 return False
             try:
-                keyring.delete_password(SERVICE, profile)
+                keyring.delete_password(self.service, profile)
             except PasswordDeleteError:
                 return False
             return True
@@ -198,7 +201,7 @@ class KeyringStore:
         raise AssertionError("unreachable")
 
 
-def make_store(kind: str, paths: Paths) -> Store:
+def make_store(kind: str, paths: Paths, env: Mapping[str, str]) -> Store:
     if kind == "file":
         return FileStore(paths.tokens_dir)
-    return KeyringStore()
+    return KeyringStore(env.get("AUTHCLI_KEYRING_SERVICE") or SERVICE)

@@ -94,6 +94,6 @@ def run(opts: LoginOptions, ctx: Context) -> int:
 def _forget_old_copy(ctx: Context, old: Profile, name: str) -> None:
     """The profile moved to another store: the tokens there are stale and must not linger."""
     try:
-        make_store(old.storage, ctx.paths).delete(name)
+        make_store(old.storage, ctx.paths, ctx.env).delete(name)
     except StorageError as exc:
         ctx.io.warn(f"could not delete the old tokens from {old.storage} storage: {exc.message}")

@@ -97,6 +97,9 @@ class Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 self.state.seen_authorization.append({"path": self.path, "authorization": auth})
         self.state.count("api_requests")
+        fault = self.state.take_fault("api-delay")
+        if fault is not None:
+            time.sleep(float(fault.get("delay", 1)))  # lets a sibling refresh before this token is checked
         if not auth.startswith("Bearer "):
             claims = None
         else:
@@ -166,6 +169,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _refresh(self) -> None:
         data = self._json_body()
+        self.state.count("refresh_requests")
         fault = self.state.take_fault("refresh")
         if fault is not None:
             return self._fault(fault)

@@ -24,6 +24,7 @@ class Settings:
     clock_skew: float = 0.0
     refresh_delay: float = 0.0
     send_expires_in: bool = True
+    revoke_on_refresh: bool = False  # older access tokens of a family stop working after a refresh
     token_style: str = "camel"  # or "snake"
 
 
@@ -39,6 +40,7 @@ class RefreshEntry:
 class Family:
     user: str
     revoked: bool = False
+    generation: int = 0
 
 
 class Rejected(Exception):
@@ -59,6 +61,7 @@ class State:
         default_factory=lambda: {
             "logins": 0,
             "login_failures": 0,
+            "refresh_requests": 0,
             "refresh_attempts": 0,
             "refreshes": 0,
             "refresh_rejections": 0,
@@ -96,6 +99,7 @@ class State:
                 "jti": secrets.token_hex(8),
                 "fam": family,
                 "gen": self.access_generation,
+                "fgen": self.families[family].generation,
             },
             self.secret,
             algorithm="HS256",
@@ -141,6 +145,8 @@ class State:
                 self.stats["refresh_rejections"] += 1
                 raise Rejected(400, "invalid_grant", "refresh token revoked or expired")
             entry.used = True
+            if self.settings.revoke_on_refresh:
+                family.generation += 1
             self.stats["refreshes"] += 1
             return self._issue(entry.user, entry.family)
 
@@ -170,7 +176,12 @@ class State:
             return None
         with self.lock:
             family = self.families.get(claims.get("fam", ""))
-            if family is None or family.revoked or claims.get("gen") != self.access_generation:
+            if (
+                family is None
+                or family.revoked
+                or claims.get("gen") != self.access_generation
+                or claims.get("fgen") != family.generation
+            ):
                 return None
         if claims.get("exp", 0) <= self.now():
             return None

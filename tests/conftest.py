@@ -1,0 +1,198 @@
+"""Shared fixtures: the real authcli executable, the real dev server, isolated config dirs.
+
+Keyring safety: subprocesses only ever see a real keyring inside the private D-Bus
+session that scripts/with-secret-service.sh sets up (AUTHCLI_TEST_SECRET_SERVICE=1).
+Everywhere else they get keyring's always-failing backend, so no test can touch a
+developer's own keyring.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+AUTHCLI = str(Path(sys.executable).parent / "authcli")
+IN_SECRET_SERVICE = os.environ.get("AUTHCLI_TEST_SECRET_SERVICE") == "1"
+REQUIRE_KEYRING = os.environ.get("AUTHCLI_REQUIRE_KEYRING") == "1"
+FAIL_BACKEND = "keyring.backends.fail.Keyring"
+
+STORAGES = ["file", pytest.param("keyring", marks=pytest.mark.keyring)]
+DEMO_EMAIL = "alice@example.com"
+DEMO_PASSWORD = "alice-password"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("keyring") and not IN_SECRET_SERVICE:
+        reason = "needs a real Secret Service: run `python3 dev.py test` on a machine with gnome-keyring and dbus"
+        if REQUIRE_KEYRING:
+            pytest.fail(f"AUTHCLI_REQUIRE_KEYRING=1 but {reason}")
+        pytest.skip(reason)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def __repr__(self) -> str:
+        return f"Result(code={self.code}, out={self.out[:300]!r}, err={self.err[:500]!r})"
+
+
+@dataclass
+class Cli:
+    """Runs the installed authcli as a user would, with its own config dir and keyring service."""
+
+    env: dict[str, str]
+    home: Path
+
+    def run(self, *args: str, input: str | None = None, timeout: float = 120, **env: str) -> Result:
+        proc = subprocess.run(
+            [AUTHCLI, *args],
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**self.env, **env},
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def popen(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [AUTHCLI, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**self.env, **env},
+        )
+
+    def login(self, url: str, *extra: str, password: str = DEMO_PASSWORD) -> Result:
+        return self.run("login", "--api-url", url, "--email", DEMO_EMAIL, "--password-stdin", *extra,
+                        input=password + "\n")
+
+    def snapshot(self) -> dict[str, bytes]:
+        """Every file authcli keeps on disk, for 'nothing else changed' assertions."""
+        return {
+            str(p.relative_to(self.home)): p.read_bytes()
+            for p in sorted(self.home.rglob("*"))
+            if p.is_file() and not p.name.endswith(".lock")
+        }
+
+    def keyring_entry(self, profile: str = "default") -> str | None:
+        """What the real keyring holds for the profile (only inside the private session)."""
+        code = (
+            "import keyring,sys; v=keyring.get_password(sys.argv[1], sys.argv[2]); "
+            "print('' if v is None else v, end='')"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, self.env["AUTHCLI_KEYRING_SERVICE"], profile],
+            capture_output=True, text=True, env=self.env, check=True,
+        )
+        return proc.stdout or None
+
+    def set_keyring_entry(self, value: str, profile: str = "default") -> None:
+        code = "import keyring,sys; keyring.set_password(sys.argv[1], sys.argv[2], sys.argv[3])"
+        subprocess.run(
+            [sys.executable, "-c", code, self.env["AUTHCLI_KEYRING_SERVICE"], profile, value],
+            env=self.env, check=True,
+        )
+
+
+def base_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHCLI_") or k == "AUTHCLI_TEST_SECRET_SERVICE"}
+    env.pop("NO_COLOR", None)
+    env.update(
+        AUTHCLI_CONFIG_DIR=str(home),
+        AUTHCLI_KEYRING_SERVICE=f"authcli-test-{uuid.uuid4().hex[:12]}",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    if not IN_SECRET_SERVICE:
+        env["PYTHON_KEYRING_BACKEND"] = FAIL_BACKEND
+    return env
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    home = tmp_path / "authcli-home"
+    return Cli(env=base_env(home), home=home)
+
+
+@dataclass
+class DevServer:
+    url: str
+    proc: subprocess.Popen[str]
+    extra: list[str] = field(default_factory=list)
+
+    def _call(self, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method="POST" if data is not None else "GET",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    def stats(self) -> dict[str, int]:
+        return self._call("/_stats")  # type: ignore[no-any-return]
+
+    def seen(self) -> list[dict[str, str]]:
+        return self._call("/_seen")  # type: ignore[no-any-return]
+
+    def configure(self, **settings: Any) -> None:
+        self._call("/_admin/config", settings)
+
+    def fault(self, **fault: Any) -> None:
+        self._call("/_admin/fault", fault)
+
+    def clear_faults(self) -> None:
+        self._call("/_admin/clear-faults", {})
+
+    def revoke_access(self) -> None:
+        self._call("/_admin/revoke-access", {})
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Any]:
+    servers: list[DevServer] = []
+
+    def start(*args: str) -> DevServer:
+        env = base_env(tmp_path / "server-home")
+        proc = subprocess.Popen([AUTHCLI, "dev-server", "--port", "0", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, env=env)
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), f"dev server did not start: {url!r}"
+        server = DevServer(url=url, proc=proc)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.proc.terminate()
+        try:
+            server.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+
+
+@pytest.fixture
+def server(start_server: Any) -> DevServer:
+    return start_server()  # type: ignore[no-any-return]
+
+
+def one_error_line(result: Result) -> str:
+    """The stderr of a failed command: exactly one 'authcli: ...' line, no traceback."""
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got: {result.err!r}"
+    assert lines[0].startswith("authcli: "), lines[0]
+    assert "Traceback" not in result.err
+    return lines[0]

@@ -1,0 +1,135 @@
+"""login, whoami, logout and profiles through the real executable against the dev server."""
+
+from __future__ import annotations
+
+import json
+import stat
+from typing import Any
+
+import pytest
+
+from tests.conftest import DEMO_EMAIL, STORAGES, Cli, DevServer, one_error_line
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_login_whoami_token_logout(cli: Cli, server: DevServer, storage: str) -> None:
+    result = cli.login(server.url, "--storage", storage)
+    assert result.code == 0, result
+    assert result.out == ""
+    assert f"as {DEMO_EMAIL}" in result.err
+
+    who = cli.run("whoami", "--json")
+    assert who.code == 0, who
+    info = json.loads(who.out)
+    assert info["user"]["email"] == DEMO_EMAIL
+    assert info["storage"] == storage
+    assert info["refresh_token"] is True and info["access_token_valid"] is True
+    assert set(info) == {"profile", "api_url", "user", "expires_at", "expires_in", "access_token_valid",
+                         "refresh_token", "storage", "storage_location"}
+
+    token = cli.run("token")
+    assert token.code == 0 and token.err == ""
+    assert token.out.count("\n") == 1 and len(token.out) > 20
+    assert token.out.strip() not in who.out  # whoami never shows a token
+
+    if storage == "keyring":
+        assert cli.keyring_entry() is not None
+        assert not (cli.home / "state" / "tokens").exists()
+    else:
+        path = cli.home / "state" / "tokens" / "default.json"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        assert "protected only by file permissions" in result.err
+    # The config file holds no secret.
+    assert token.out.strip() not in (cli.home / "config.toml").read_text()
+
+    out = cli.run("logout")
+    assert out.code == 0, out
+    assert server.stats()["logouts"] == 1
+    assert cli.run("whoami").code == 4
+    if storage == "keyring":
+        assert cli.keyring_entry() is None
+    again = cli.run("logout")
+    assert again.code == 0 and "Not logged in" in again.err
+
+
+def test_both_field_spellings_and_missing_lifetime(cli: Cli, start_server: Any) -> None:
+    server = start_server("--token-style", "snake", "--no-expires-in", "--access-ttl", "120")
+    assert cli.login(server.url, "--storage", "file").code == 0
+    info = json.loads(cli.run("whoami", "--json").out)
+    # No expires_in in the answer: the lifetime comes from the JWT's exp - iat.
+    assert 100 <= info["expires_in"] <= 120
+
+
+def test_whoami_human_output(cli: Cli, server: DevServer) -> None:
+    cli.login(server.url, "--storage", "file")
+    out = cli.run("whoami").out
+    assert "Alice Example <alice@example.com>" in out
+    assert "valid, expires" in out and "(in " in out
+
+
+def test_whoami_verify_asks_the_api(cli: Cli, server: DevServer) -> None:
+    cli.login(server.url, "--storage", "file")
+    result = cli.run("whoami", "--verify", "--json")
+    assert result.code == 0, result
+    assert json.loads(result.out)["verified"]["email"] == DEMO_EMAIL
+    assert server.stats()["api_requests"] == 1
+
+
+def test_profiles_list_use_remove(cli: Cli, server: DevServer) -> None:
+    assert cli.login(server.url, "--storage", "file").code == 0
+    assert cli.login(server.url, "--storage", "file", "--profile", "staging").code == 0
+    rows = json.loads(cli.run("profiles", "--json").out)
+    assert [(r["name"], r["current"], r["session"], r["user"]) for r in rows] == [
+        ("default", True, "active", DEMO_EMAIL),
+        ("staging", False, "active", DEMO_EMAIL),
+    ]
+    table = cli.run("profiles").out
+    assert "staging" in table and "PROFILE" in table
+
+    assert cli.run("profiles", "use", "staging").code == 0
+    assert json.loads(cli.run("whoami", "--json").out)["profile"] == "staging"
+    assert json.loads(cli.run("whoami", "--json", "--profile", "default").out)["profile"] == "default"
+    assert json.loads(cli.run("whoami", "--json", AUTHCLI_PROFILE="default").out)["profile"] == "default"
+
+    removed = cli.run("profiles", "remove", "staging")
+    assert removed.code == 0, removed
+    assert not (cli.home / "state" / "tokens" / "staging.json").exists()
+    assert [r["name"] for r in json.loads(cli.run("profiles", "--json").out)] == ["default"]
+    assert server.stats()["logouts"] == 1
+
+
+def test_logout_all(cli: Cli, server: DevServer) -> None:
+    cli.login(server.url, "--storage", "file")
+    cli.login(server.url, "--storage", "file", "--profile", "other")
+    assert cli.run("logout", "--all").code == 0
+    assert cli.run("whoami").code == 4
+    assert cli.run("whoami", "--profile", "other").code == 4
+
+
+def test_logout_when_server_is_down_still_deletes(cli: Cli, start_server: Any) -> None:
+    server = start_server()
+    cli.login(server.url, "--storage", "file")
+    server.proc.kill()
+    server.proc.wait()
+    result = cli.run("logout")
+    assert result.code == 0
+    assert "warning: could not tell the server" in result.err
+    assert cli.run("whoami").code == 4
+
+
+def test_switching_storage_removes_the_old_copy(cli: Cli, server: DevServer) -> None:
+    cli.login(server.url, "--storage", "file")
+    assert (cli.home / "state" / "tokens" / "default.json").exists()
+    if not cli.env.get("AUTHCLI_TEST_SECRET_SERVICE"):
+        pytest.skip("needs the keyring to switch to")
+    assert cli.login(server.url, "--storage", "keyring").code == 0
+    assert not (cli.home / "state" / "tokens" / "default.json").exists()
+    assert cli.keyring_entry() is not None
+
+
+def test_dirs_are_private(cli: Cli, server: DevServer) -> None:
+    cli.login(server.url, "--storage", "file")
+    for directory in (cli.home, cli.home / "state", cli.home / "state" / "locks", cli.home / "state" / "tokens"):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
+    assert stat.S_IMODE((cli.home / "config.toml").stat().st_mode) == 0o600
