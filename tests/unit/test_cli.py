@@ -1,0 +1,65 @@
+"""Tier one (as in gh): argv becomes these options. Command modules' run() is replaced by a
+recorder, so nothing here touches the network or a store."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from authcli.cli import app, main
+from authcli.commands.login import LoginOptions
+from authcli.commands.logout import LogoutOptions
+from authcli.commands.token import TokenOptions
+from authcli.commands.whoami import WhoamiOptions
+
+runner = CliRunner()
+
+CASES = [
+    (["login"], "login", "run", LoginOptions()),
+    (["login", "-p", "w", "--api-url", "https://x", "--email", "e@x", "--password-stdin", "--storage", "file"],
+     "login", "run", LoginOptions("w", "https://x", "e@x", True, "file")),
+    (["logout", "--all"], "logout", "run", LogoutOptions(None, True)),
+    (["whoami", "--json", "--verify", "--profile", "p"], "whoami", "run", WhoamiOptions("p", True, True)),
+    (["token", "--min-ttl", "600"], "token", "run", TokenOptions(None, 600.0)),
+]
+
+
+@pytest.mark.parametrize(("argv", "module", "func", "expected"), CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_argv_becomes_options(monkeypatch: pytest.MonkeyPatch, argv: list[str], module: str, func: str,
+                              expected: Any) -> None:
+    seen: list[Any] = []
+    mod = importlib.import_module(f"authcli.commands.{module}")
+    monkeypatch.setattr(mod, func, lambda opts, ctx: seen.append(opts) or 0)
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    assert seen == [expected]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["login", "--password", "x"], "authcli: No such option: --password (Possible options: --password-stdin); see 'authcli login --help'"),
+        (["token", "--min-ttl", "soon"], "authcli: Invalid value for '--min-ttl'"),
+        (["nosuch"], "authcli: No such command 'nosuch'"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["login", "logout", "whoami", "token", "refresh", "profiles", "dev-server"])
+def test_every_help_ends_with_examples(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Examples:" in result.output
+    assert f"authcli {command.split()[0]}" in result.output.split("Examples:")[1]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("authcli ")

@@ -1,0 +1,216 @@
+"""The refresh engine's decisions, with a fake store, flow and clock (pure logic only;
+the real-process versions of these cases live in tests/integration/test_refresh.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from authcli import session as session_mod
+from authcli.config import Profile
+from authcli.errors import AuthError, NetworkError, NotLoggedIn, SessionExpired, UsageError
+from authcli.flows import RefreshMalformed, RefreshRejected, RefreshTransient
+from authcli.io import IOStreams
+from authcli.session import Session
+from authcli.tokens import TokenRecord
+
+ORIGIN = "https://api.example.com:443"
+NOW = 10_000.0
+
+
+def rec(access: str, refresh: str | None = "R1", expires_in: float | None = 600.0, lifetime: float = 600.0) -> TokenRecord:
+    expires_at = None if expires_in is None else NOW + expires_in
+    obtained = NOW - (lifetime - expires_in) if expires_in is not None else NOW
+    return TokenRecord(access, refresh, expires_at, obtained, ORIGIN)
+
+
+@dataclass
+class FakeStore:
+    record: TokenRecord | None
+    kind: str = "fake"
+    saves: list[TokenRecord] = field(default_factory=list)
+    # What a sibling process writes while we wait for the lock (applied on the locked re-read).
+    sibling_write: TokenRecord | None = None
+    loads: int = 0
+
+    def load(self, profile: str) -> TokenRecord | None:
+        self.loads += 1
+        return self.record
+
+    def save(self, profile: str, record: TokenRecord) -> None:
+        self.saves.append(record)
+        self.record = record
+
+    def delete(self, profile: str) -> bool:
+        had = self.record is not None
+        self.record = None
+        return had
+
+    def location(self, profile: str) -> str:
+        return "fake"
+
+
+@dataclass
+class FakeFlow:
+    outcomes: list[Any]
+    seen: list[str | None] = field(default_factory=list)
+    on_refresh: Any = None
+
+    def refresh(self, record: TokenRecord) -> TokenRecord:
+        self.seen.append(record.refresh_token)
+        if self.on_refresh:
+            self.on_refresh()
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
+    def logout(self, record: TokenRecord) -> None:
+        pass
+
+
+@dataclass
+class FakeCtx:
+    store_: FakeStore
+    flow_: FakeFlow
+    io: IOStreams = field(default_factory=IOStreams.test)
+    locked: int = 0
+
+    def clock(self) -> float:
+        return NOW
+
+    def store(self, profile: Profile) -> FakeStore:
+        return self.store_
+
+    def flow(self, profile: Profile, origin: str) -> FakeFlow:
+        return self.flow_
+
+    @contextmanager
+    def lock(self, profile: Profile) -> Iterator[None]:
+        self.locked += 1
+        if self.store_.sibling_write is not None:
+            self.store_.record = self.store_.sibling_write
+        yield
+
+
+@pytest.fixture(autouse=True)
+def no_replay_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_mod, "REPLAY_PAUSE", 0)
+
+
+def make(record: TokenRecord | None, *outcomes: Any, sibling: TokenRecord | None = None,
+         name: str = "default") -> tuple[Session, FakeCtx]:
+    ctx = FakeCtx(FakeStore(record, sibling_write=sibling), FakeFlow(list(outcomes)))
+    return Session(ctx, Profile(name=name, api_url="https://api.example.com")), ctx  # type: ignore[arg-type]
+
+
+NEW = rec("A2", "R2")
+
+
+@dataclass
+class Case:
+    name: str
+    stored: TokenRecord | None
+    outcomes: list[Any]
+    rejected: str | None = None
+    sibling: TokenRecord | None = None
+    token: str | None = None            # expected token, or
+    error: type[Exception] | None = None  # expected error
+    refreshes: int = 0
+    stored_after: str | None = "same"   # access token stored afterwards ("same" = unchanged, None = deleted)
+    locked: bool = True
+
+
+CASES = [
+    Case("fresh token: fast path, no lock", rec("A1"), [], token="A1", locked=False),
+    Case("inside the margin: refresh", rec("A1", expires_in=20), [NEW], token="A2", refreshes=1, stored_after="A2"),
+    Case("expired: refresh", rec("A1", expires_in=-5), [NEW], token="A2", refreshes=1, stored_after="A2"),
+    Case("sibling refreshed while we waited: reuse, no network", rec("A1", expires_in=-5), [],
+         sibling=NEW, token="A2", stored_after="A2"),
+    Case("rejected token, sibling already has another: no network", rec("A2", "R2"), [], rejected="A1",
+         token="A2", locked=False),
+    Case("rejected token is the stored one: refresh", rec("A1"), [NEW], rejected="A1", token="A2",
+         refreshes=1, stored_after="A2"),
+    Case("server sent no new refresh token: keep the old", rec("A1", expires_in=-5),
+         [TokenRecord("A2", "R1", NOW + 600, NOW, ORIGIN)], token="A2", refreshes=1, stored_after="A2"),
+    Case("invalid_grant: session over, tokens deleted", rec("A1", expires_in=-5), [RefreshRejected("invalid_grant")],
+         error=SessionExpired, refreshes=1, stored_after=None),
+    Case("transient, then success on the replay", rec("A1", expires_in=-5), [RefreshTransient("502"), NEW],
+         token="A2", refreshes=2, stored_after="A2"),
+    Case("transient twice: tokens kept, exit 5", rec("A1", expires_in=-5),
+         [RefreshTransient("502"), RefreshTransient("502")], error=NetworkError, refreshes=2),
+    Case("transient twice but the current token still works", rec("A1", expires_in=20),
+         [RefreshTransient("502"), RefreshTransient("502")], token="A1", refreshes=2),
+    Case("malformed answer: tokens kept, exit 5", rec("A1", expires_in=-5), [RefreshMalformed("html")],
+         error=NetworkError, refreshes=1),
+    Case("no refresh token and expired: session over", rec("A1", None, expires_in=-5), [],
+         error=SessionExpired, stored_after=None),
+    Case("no refresh token but still valid: use it", rec("A1", None, expires_in=20), [], token="A1"),
+    Case("not logged in", None, [], error=NotLoggedIn, stored_after=None, locked=False),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_engine(case: Case) -> None:
+    session, ctx = make(case.stored, *case.outcomes, sibling=case.sibling)
+    if case.error:
+        with pytest.raises(case.error) as info:
+            session.access_token(rejected=case.rejected)
+        assert isinstance(info.value.exit_code, int)
+    else:
+        assert session.access_token(rejected=case.rejected) == case.token
+    assert len(ctx.flow_.seen) == case.refreshes
+    after = ctx.store_.record
+    if case.stored_after == "same":
+        assert after == (case.sibling or case.stored)
+    elif case.stored_after is None:
+        assert after is None
+    else:
+        assert after is not None and after.access_token == case.stored_after
+    assert bool(ctx.locked) == case.locked
+
+
+def test_refresh_uses_the_token_read_under_the_lock() -> None:
+    # We read R1 without the lock; a sibling rotated to R2 but its access token is already stale too.
+    stale_sibling = rec("A2", "R2", expires_in=-1)
+    session, ctx = make(rec("A1", "R1", expires_in=-5), rec("A3", "R3"), sibling=stale_sibling)
+    assert session.access_token() == "A3"
+    assert ctx.flow_.seen == ["R2"]
+
+
+def test_rejected_refresh_adopts_a_sibling_rotation() -> None:
+    session, ctx = make(rec("A1", "R1", expires_in=-5), RefreshRejected("invalid_grant"))
+    ctx.flow_.on_refresh = lambda: setattr(ctx.store_, "record", NEW)  # another writer, e.g. lock disabled
+    assert session.access_token() == "A2"
+    assert ctx.store_.record == NEW
+
+
+def test_session_expired_message_names_the_profile() -> None:
+    session, _ = make(rec("A1", expires_in=-5), RefreshRejected("x"), name="staging")
+    with pytest.raises(SessionExpired, match="session expired, run authcli login --profile staging"):
+        session.access_token()
+
+
+def test_min_ttl_forces_an_early_refresh_and_is_bounded() -> None:
+    session, ctx = make(rec("A1", expires_in=200), NEW)
+    assert session.access_token(min_ttl=300) == "A2"
+    with pytest.raises(UsageError, match="cannot be met"):
+        session.access_token(min_ttl=601)
+
+
+def test_token_for_another_origin_is_never_used() -> None:
+    session, _ = make(TokenRecord("A1", "R1", NOW + 600, NOW, "https://other.example.com:443"))
+    with pytest.raises(AuthError, match="now points at"):
+        session.access_token()
+
+
+def test_refresh_now_is_single_flight() -> None:
+    session, ctx = make(rec("A1"), NEW)
+    assert session.refresh_now().access_token == "A2"
+    session2, ctx2 = make(rec("A1"), sibling=NEW)
+    assert session2.refresh_now().access_token == "A2"
+    assert ctx2.flow_.seen == []

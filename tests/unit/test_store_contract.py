@@ -1,0 +1,145 @@
+"""One contract every store passes (as keyring's BackendBasicTests). The keyring store runs
+against the real Secret Service of the private test session, under a throwaway service name."""
+
+from __future__ import annotations
+
+import stat
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from authcli.errors import CorruptRecord, KeyringUnavailable, StorageError, UsageError
+from authcli.store import FileStore, KeyringStore, Store
+from authcli.tokens import TokenRecord
+
+RECORD = TokenRecord("access-1", "refresh-1", 2000.0, 1000.0, "https://api.example.com:443")
+ROTATED = TokenRecord("access-2", "refresh-2", 3000.0, 2000.0, "https://api.example.com:443")
+
+
+@pytest.fixture(params=["file", pytest.param("keyring", marks=pytest.mark.keyring)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "file":
+        yield FileStore(tmp_path / "tokens")
+        return
+    keyring_store = KeyringStore(service=f"authcli-contract-{uuid.uuid4().hex[:8]}")
+    yield keyring_store
+    keyring_store.delete("p")
+    keyring_store.delete("other")
+
+
+def write_raw(store: Store, profile: str, text: str) -> None:
+    if isinstance(store, FileStore):
+        path = Path(store.location(profile))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    else:
+        import keyring
+
+        keyring.set_password(store.service, profile, text)  # type: ignore[attr-defined]
+
+
+class TestStoreContract:
+    def test_missing_is_none(self, store: Store) -> None:
+        assert store.load("p") is None
+
+    def test_roundtrip(self, store: Store) -> None:
+        store.save("p", RECORD)
+        assert store.load("p") == RECORD
+
+    def test_overwrite(self, store: Store) -> None:
+        store.save("p", RECORD)
+        store.save("p", ROTATED)
+        assert store.load("p") == ROTATED
+
+    def test_profiles_are_separate(self, store: Store) -> None:
+        store.save("p", RECORD)
+        store.save("other", ROTATED)
+        assert store.load("p") == RECORD and store.load("other") == ROTATED
+
+    def test_delete(self, store: Store) -> None:
+        store.save("p", RECORD)
+        assert store.delete("p") is True
+        assert store.load("p") is None
+        assert store.delete("p") is False
+
+    @pytest.mark.parametrize("text", ["hunter2", "{}", '{"version": 99}'])
+    def test_foreign_record_is_an_error_and_kept(self, store: Store, text: str) -> None:
+        write_raw(store, "p", text)
+        with pytest.raises(CorruptRecord, match="run authcli login --profile p"):
+            store.load("p")
+        store.save("p", RECORD)  # login can replace it
+        assert store.load("p") == RECORD
+
+    def test_location_names_no_secret(self, store: Store) -> None:
+        store.save("p", RECORD)
+        assert "access-1" not in store.location("p") and "refresh-1" not in store.location("p")
+
+
+def test_file_store_is_private_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "a" / "tokens")
+    store.save("p", RECORD)
+    store.save("p", ROTATED)
+    path = Path(store.location("p"))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+    assert sorted(p.name for p in path.parent.iterdir()) == ["p.json"]
+
+
+def test_file_store_refuses_path_like_profile_names(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="invalid profile name"):
+        FileStore(tmp_path).load("../evil")
+
+
+class FakeKeyring:
+    """Raises the exceptions real backends raise, in order, then answers."""
+
+    def __init__(self, *failures: BaseException) -> None:
+        self.failures = list(failures)
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return "ok"
+
+
+def _errors():  # type: ignore[no-untyped-def]
+    from keyring.errors import InitError, KeyringLocked, NoKeyringError
+    from secretstorage.exceptions import ItemNotFoundException
+
+    return InitError, KeyringLocked, NoKeyringError, ItemNotFoundException
+
+
+def test_keyring_transient_errors_are_retried() -> None:
+    InitError, _, _, ItemNotFound = _errors()
+    fake = FakeKeyring(ItemNotFound("gone"), InitError("Failed to create the collection: Prompt dismissed.."))
+    assert KeyringStore()._call(fake) == "ok"
+    assert fake.calls == 3
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (lambda e: e[2]("No recommended backend was available"), "no OS keyring is available"),
+        (lambda e: e[1]("locked"), "the OS keyring is locked"),
+        (lambda e: RuntimeError("Unable to initialize SecretService: Environment variable "
+                                "DBUS_SESSION_BUS_ADDRESS is unset"), "no D-Bus session"),
+    ],
+)
+def test_keyring_fatal_errors_are_not_retried(failure, message: str) -> None:  # type: ignore[no-untyped-def]
+    fake = FakeKeyring(failure(_errors()), failure(_errors()))
+    with pytest.raises(KeyringUnavailable, match=message):
+        KeyringStore()._call(fake)
+    assert fake.calls == 1
+
+
+def test_keyring_gives_up_after_bounded_retries() -> None:
+    _, _, _, ItemNotFound = _errors()
+    fake = FakeKeyring(*[ItemNotFound("gone")] * 5)
+    with pytest.raises(StorageError, match="kept failing"):
+        KeyringStore()._call(fake)
+    assert fake.calls == KeyringStore.attempts

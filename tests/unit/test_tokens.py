@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+import pytest
+
+from authcli.tokens import (
+    MalformedRecord,
+    MalformedResponse,
+    TokenRecord,
+    humanize,
+    jwt_claims,
+    record_from_response,
+    refresh_margin,
+)
+
+ORIGIN = "https://api.example.com:443"
+
+
+def make_jwt(**claims: Any) -> str:
+    return jwt.encode(claims, "k" * 32, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    ("lifetime", "margin"),
+    [
+        (None, 0.0),
+        (0, 0.0),
+        (1, 0.5),        # never more than half the lifetime
+        (60, 30.0),      # at least 30 s
+        (900, 90.0),     # 10%
+        (3600, 300.0),   # at most 300 s
+        (86400, 300.0),
+    ],
+)
+def test_refresh_margin(lifetime: float | None, margin: float) -> None:
+    assert refresh_margin(lifetime) == margin
+
+
+@pytest.mark.parametrize(
+    ("answer", "access", "refresh", "expires_at"),
+    [
+        ({"accessToken": "A", "refreshToken": "R", "expiresIn": 60}, "A", "R", 1060.0),
+        ({"access_token": "A", "refresh_token": "R", "expires_in": 60}, "A", "R", 1060.0),
+        ({"access_token": "A", "expires_in": "30"}, "A", "OLD", 1030.0),  # no rotation: keep the old one
+        ({"access_token": "A"}, "A", "OLD", None),                          # opaque token, no lifetime
+        ({"access_token": make_jwt(iat=5000, exp=5120)}, None, "OLD", 1120.0),  # exp - iat, not exp
+    ],
+)
+def test_record_from_response(answer: dict[str, Any], access: str | None, refresh: str,
+                              expires_at: float | None) -> None:
+    record = record_from_response(answer, sent_at=1000.0, api_origin=ORIGIN, previous_refresh_token="OLD")
+    if access is not None:
+        assert record.access_token == access
+    assert record.refresh_token == refresh
+    assert record.expires_at == expires_at
+    assert record.obtained_at == 1000.0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [[], "token", {}, {"accessToken": ""}, {"accessToken": 5}, {"access_token": "A", "expires_in": "soon"},
+     {"access_token": "A", "expires_in": True}, {"access_token": "A", "refresh_token": 7}],
+)
+def test_record_from_response_rejects(answer: Any) -> None:
+    with pytest.raises(MalformedResponse):
+        record_from_response(answer, sent_at=0, api_origin=ORIGIN)
+
+
+def test_record_roundtrip_and_repr_hide_values() -> None:
+    record = TokenRecord("secret-access", "secret-refresh", 100.0, 40.0, ORIGIN)
+    assert TokenRecord.from_json(record.to_json()) == record
+    for text in (repr(record), str(record), f"{record}"):
+        assert "secret" not in text
+    assert record.lifetime == 60.0
+    assert record.valid_for(now=70, seconds=29) and not record.valid_for(now=70, seconds=30)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "not json", "[]", '{"version": 2}', '{"version": 1}',
+     '{"version": 1, "access_token": "", "refresh_token": null, "expires_at": null, "obtained_at": 1, "api_origin": "x"}',
+     '{"version": 1, "access_token": "a", "refresh_token": 5, "expires_at": null, "obtained_at": 1, "api_origin": "x"}',
+     '{"version": 1, "access_token": "a", "refresh_token": null, "expires_at": "x", "obtained_at": 1, "api_origin": "x"}'],
+)
+def test_from_json_rejects_foreign_records(text: str) -> None:
+    with pytest.raises(MalformedRecord):
+        TokenRecord.from_json(text)
+
+
+def test_unknown_expiry_counts_as_valid_until_rejected() -> None:
+    record = TokenRecord("a", None, None, 0.0, ORIGIN)
+    assert record.valid_for(now=1e12, seconds=1e6)
+    assert record.has_session(now=1e12)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(12 * 60 + 5, "in 12m"), (-180, "expired 3m ago"), (5, "in 5s"), (3 * 3600 + 120, "in 3h02m"),
+     (-2 * 86400, "expired 2d ago")],
+)
+def test_humanize(seconds: float, text: str) -> None:
+    assert humanize(seconds) == text
+
+
+def test_jwt_claims_for_display_only() -> None:
+    assert jwt_claims(make_jwt(sub="u1", email="a@b.c"))["email"] == "a@b.c"  # type: ignore[index]
+    assert jwt_claims("opaque-token") is None
+    assert jwt_claims("a.b.c") is None
