@@ -173,13 +173,15 @@ class Handler(BaseHTTPRequestHandler):
         fault = self.state.take_fault("refresh")
         if fault is not None:
             return self._fault(fault)
-        if self.state.settings.refresh_delay:
-            time.sleep(self.state.settings.refresh_delay)
         token = data.get("refreshToken", data.get("refresh_token")) if isinstance(data, dict) else None
         try:
-            self._json(200, self.state.refresh(token))
+            status, body = 200, self.state.refresh(token)
         except Rejected as exc:
-            self._json(exc.status, exc.body)
+            status, body = exc.status, exc.body
+        if self.state.settings.refresh_delay:
+            # Processed at once, answered late: the old token is already spent while the client waits.
+            time.sleep(self.state.settings.refresh_delay)
+        self._json(status, body)
 
     def _fault(self, fault: dict[str, Any]) -> None:
         """Answer a refresh without processing it: the token stays unspent."""
