@@ -1,7 +1,8 @@
 """httpx.Auth that attaches the session's token, only for the API's own origin.
 
 On a 401 it asks the refresh engine for a token other than the rejected one (a sibling's
-fresh token when there is one, else one refresh) and replays the request exactly once.
+fresh token when there is one, else one refresh) and replays the request exactly once;
+a body streamed from stdin cannot be replayed, so then it only refreshes for next time.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class SessionAuth(httpx.Auth):
         self.replayable = replayable
         self.retried = False
         self.withheld = False
+        self.unsent_after_refresh = False
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if origin_str(str(request.url)) != self.session.api_origin:
@@ -32,9 +34,12 @@ class SessionAuth(httpx.Auth):
         token = self.session.access_token(min_ttl=self.min_ttl)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        if response.status_code != 401 or not self.replayable:
+        if response.status_code != 401:
             return
         token = self.session.access_token(min_ttl=self.min_ttl, rejected=token)
+        if not self.replayable:
+            self.unsent_after_refresh = True  # the next run gets the new token; this body is gone
+            return
         request.headers["Authorization"] = f"Bearer {token}"
         self.retried = True
         yield request

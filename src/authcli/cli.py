@@ -38,7 +38,7 @@ app.add_typer(profiles_app, name="profiles")
 
 ProfileOpt = Annotated[
     Optional[str],
-    typer.Option("--profile", "-p", help="Profile to use [env: AUTHCLI_PROFILE; default: the current profile].",
+    typer.Option("--profile", "-p", metavar="NAME", help="Profile to use [env: AUTHCLI_PROFILE; default: the current profile].",
                  show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (stable keys, see README).")]
@@ -135,6 +135,43 @@ def refresh(tctx: typer.Context, profile: ProfileOpt = None) -> int:
     from .commands import refresh as cmd
 
     return cmd.run(cmd.RefreshOptions(profile), _ctx(tctx))
+
+
+@app.command(epilog=_examples(
+    "authcli call /users/me | jq -r .email",
+    "authcli call POST /items -f name=widget -f count=3 -f tags:='[\"a\",\"b\"]'",
+    "authcli call PUT /files/report.pdf --data @report.pdf -H 'Content-Type: application/pdf'",
+    "authcli call /items --paginate | jq length",
+    "authcli call /export -o export.csv",
+))
+def call(
+    tctx: typer.Context,
+    first: Annotated[str, typer.Argument(metavar="METHOD|PATH", help="HTTP method (default GET, or POST with a body), or the path when no method is given.", show_default=False)],
+    second: Annotated[Optional[str], typer.Argument(metavar="PATH", help="Path relative to the API (/users/me, users/me, /items?limit=5), or a URL on the API's own origin.", show_default=False)] = None,
+    profile: ProfileOpt = None,
+    header: Annotated[Optional[list[str]], typer.Option("--header", "-H", metavar="'NAME: VALUE'", help="Add a request header (repeatable).", show_default=False)] = None,
+    query: Annotated[Optional[list[str]], typer.Option("--query", "-q", metavar="KEY=VALUE", help="Add a query parameter (repeatable).", show_default=False)] = None,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", metavar="TEXT|@FILE|@-", help="Raw request body: text, a file, or stdin.", show_default=False)] = None,
+    field_: Annotated[Optional[list[str]], typer.Option("--field", "-f", metavar="KEY=VALUE", help="JSON body field (repeatable): typed values, key=@FILE, key:=JSON.", show_default=False)] = None,
+    include: Annotated[bool, typer.Option("--include", "-i", help="Print the status line and response headers first.")] = False,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write the body to FILE (atomically) instead of stdout.", show_default=False)] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="No pretty-printing or colour, even on a terminal.")] = False,
+    fail: Annotated[bool, typer.Option("--fail/--no-fail", help="Exit 1 on HTTP status >= 400.")] = True,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Timeout for each request.")] = 30.0,
+    retry: Annotated[int, typer.Option("--retry", metavar="N", help="Retry connection errors, 429, 502, 503, 504 (idempotent methods).")] = 0,
+    retry_all: Annotated[bool, typer.Option("--retry-all", help="Let --retry retry non-idempotent methods too.")] = False,
+    paginate: Annotated[bool, typer.Option("--paginate", help="Follow Link rel=\"next\"; JSON arrays become one array.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Request and response headers on stderr (token masked).")] = False,
+    cacert: Annotated[Optional[str], typer.Option("--cacert", metavar="FILE", help="CA bundle for this call.", show_default=False)] = None,
+) -> int:
+    """Send an authenticated request to the profile's API; the body goes to stdout."""
+    from .commands import call as cmd
+
+    opts = cmd.CallOptions(
+        first, second, profile, header or [], query or [], data, field_ or [], include, output, raw, fail,
+        timeout, retry, retry_all, paginate, verbose, cacert,
+    )
+    return cmd.run(opts, _ctx(tctx))
 
 
 @profiles_app.callback()

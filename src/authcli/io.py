@@ -41,9 +41,10 @@ class IOStreams:
 
     @classmethod
     def test(cls, stdin: str = "", tty: bool = False) -> IOStreams:
+        """In-memory streams; stdout/stdin have a .buffer like the real ones (read back with out_text())."""
         return cls(
-            stdin=io.StringIO(stdin),
-            stdout=io.StringIO(),
+            stdin=io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8"),
+            stdout=io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True),
             stderr=io.StringIO(),
             stdin_tty=tty,
             stdout_tty=tty,
@@ -73,6 +74,18 @@ class IOStreams:
     def write_out(self, text: str) -> None:
         self.stdout.write(text)
         self.stdout.flush()
+
+    def write_bytes(self, data: bytes) -> None:
+        """Body bytes exactly as received: binary-safe, unbuffered by the text layer."""
+        self.stdout.flush()
+        buffer = self.stdout.buffer  # type: ignore[attr-defined]
+        buffer.write(data)
+
+    def flush_bytes(self) -> None:
+        self.stdout.buffer.flush()  # type: ignore[attr-defined]
+
+    def stdin_bytes(self) -> IO[bytes]:
+        return self.stdin.buffer  # type: ignore[attr-defined,no-any-return]
 
     def console(self, stream: str = "stdout") -> Console:
         """One rich Console per stream, built on first use."""

@@ -261,6 +261,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/slow":
             time.sleep(float(query.get("seconds", ["2"])[0]))
             return self._json(200, {"slow": True})
+        if path == "/drip":
+            return self._drip(int(query.get("bytes", ["1048576"])[0]), float(query.get("delay", ["0.1"])[0]))
         if path == "/flaky":
             if self.state.take_fault("flaky") is not None:
                 return self._json(429, {"error": "rate_limited"}, headers={"Retry-After": "1"})
@@ -275,6 +277,23 @@ class Handler(BaseHTTPRequestHandler):
         if start + PAGE_SIZE < ITEM_COUNT:
             headers["Link"] = f'</items?page={page + 1}>; rel="next"'
         self._json(200, items, headers=headers)
+
+    def _drip(self, size: int, delay: float) -> None:
+        """``size`` bytes in 64 KiB pieces with a pause between them: a download to interrupt."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        left = size
+        try:
+            while left > 0:
+                piece = min(left, 65536)
+                self.wfile.write(b"x" * piece)
+                self.wfile.flush()
+                left -= piece
+                time.sleep(delay)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def _bytes(self, size: int) -> None:
         """``size`` deterministic bytes (every byte value occurs), streamed."""

@@ -1,0 +1,163 @@
+"""authcli call: an authenticated request for scripts, handed back the way curl would."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ..context import Context
+from ..errors import AuthcliError, HTTPStatusError, UsageError
+from ..http import make_client
+from ..output import (
+    UPLOAD_PROGRESS_MIN,
+    download,
+    is_json,
+    progress,
+    read_json_page,
+    stream_body,
+    write_head,
+    write_json,
+)
+from ..request import make_body, parse_headers, parse_query, resolve_url, split_method_path
+from ..session import Session
+from ..transfer import Call, Sender, trace_hooks
+from ..urls import origin_str
+
+
+@dataclass
+class CallOptions:
+    first: str
+    second: str | None = None
+    profile: str | None = None
+    headers: list[str] = field(default_factory=list)
+    query: list[str] = field(default_factory=list)
+    data: str | None = None
+    fields: list[str] = field(default_factory=list)
+    include: bool = False
+    output: str | None = None
+    raw: bool = False
+    fail: bool = True
+    timeout: float = 30.0
+    retry: int = 0
+    retry_all: bool = False
+    paginate: bool = False
+    verbose: bool = False
+    cacert: str | None = None
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: a partial download is removed
+
+
+def build_call(opts: CallOptions, ctx: Context, api_url: str) -> Call:
+    method, path = split_method_path(opts.first, opts.second)
+    if opts.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    if opts.retry < 0:
+        raise UsageError("--retry must be zero or more")
+    url = resolve_url(api_url, path)
+    query = parse_query(opts.query)
+    if query:
+        merged = httpx.URL(url)
+        for key, value in query:
+            merged = merged.copy_add_param(key, value)
+        url = str(merged)
+    body = make_body(opts.data, opts.fields, ctx.io.stdin_bytes())
+    return Call(
+        method=method or ("POST" if body is not None else "GET"),
+        url=url,
+        headers=parse_headers(opts.headers),
+        body=body,
+        timeout=opts.timeout,
+        retry=opts.retry,
+        retry_all=opts.retry_all,
+    )
+
+
+def run(opts: CallOptions, ctx: Context) -> int:
+    profile = ctx.profile(opts.profile)
+    session = Session(ctx, profile)
+    call = build_call(opts, ctx, profile.api_url or "")
+    if opts.output:
+        signal.signal(signal.SIGTERM, _terminate)
+    hooks = trace_hooks(ctx.io) if opts.verbose else None
+    pretty = ctx.io.stdout_tty and not opts.raw
+    upload_bar = call.body is not None and (call.body.size or 0) >= UPLOAD_PROGRESS_MIN and call.body.path is not None
+    with make_client(profile, ctx.env, timeout=opts.timeout, cacert=opts.cacert) as client:
+        if hooks:
+            client.event_hooks = hooks
+        sender = Sender(client, session, ctx.io)
+        with progress(ctx.io, "upload", call.body.size if call.body else None, enabled=upload_bar) as advance:
+            if call.body is not None:
+                call.body.progress = advance
+            response = sender.send(call)
+        if opts.paginate:
+            return _pages(opts, ctx, sender, call, response, pretty, session.api_origin)
+        return _single(opts, ctx, sender, response, pretty)
+
+
+def _single(opts: CallOptions, ctx: Context, sender: Sender, response: httpx.Response, pretty: bool) -> int:
+    failing = opts.fail and response.status_code >= 400
+    try:
+        if opts.include:
+            write_head(ctx.io, response)
+        if opts.output and not failing:
+            download(ctx.io, response, opts.output)
+        else:
+            stream_body(ctx.io, response, pretty)
+    except httpx.HTTPError as exc:
+        from ..http import translate
+
+        raise translate(exc, str(response.url), opts.timeout) from None
+    finally:
+        response.close()
+    _check(sender, response, failing)
+    return 0
+
+
+def _check(sender: Sender, response: httpx.Response, failing: bool) -> None:
+    if sender.auth is not None and sender.auth.unsent_after_refresh:
+        raise HTTPStatusError(
+            "HTTP 401 Unauthorized: the session was refreshed, but the body came from stdin and "
+            "cannot be sent again; run the command again"
+        )
+    if failing:
+        raise HTTPStatusError(f"HTTP {response.status_code} {response.reason_phrase}".rstrip())
+
+
+def _pages(opts: CallOptions, ctx: Context, sender: Sender, call: Call, response: httpx.Response,
+           pretty: bool, api_origin: str) -> int:
+    """Follow rel="next" on the API's origin; JSON array pages become one array."""
+    collected: list[Any] | None = None
+    while True:
+        failing = opts.fail and response.status_code >= 400
+        try:
+            if opts.include:
+                write_head(ctx.io, response)
+            page = read_json_page(response) if is_json(response) and not failing else None
+            if isinstance(page, list):
+                collected = (collected or []) + page
+            elif page is not None and not isinstance(page, bytes):
+                write_json(ctx.io, page, pretty)
+            elif isinstance(page, bytes):
+                ctx.io.write_bytes(page)
+            else:
+                stream_body(ctx.io, response, pretty)
+        finally:
+            response.close()
+        _check(sender, response, failing)
+        next_url = response.links.get("next", {}).get("url")
+        if not next_url:
+            break
+        next_url = str(response.url.join(next_url))
+        if origin_str(next_url) != api_origin:
+            if collected is not None:
+                write_json(ctx.io, collected, pretty)
+            raise AuthcliError(f"the next page is on another origin ({origin_str(next_url)}); not followed")
+        response = sender.send(Call("GET", next_url, call.headers, None, call.timeout, call.retry, call.retry_all))
+    if collected is not None:
+        write_json(ctx.io, collected, pretty)
+    return 0

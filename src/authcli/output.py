@@ -1,0 +1,121 @@
+"""Writing `authcli call`'s response: to stdout (raw bytes, or pretty JSON on a terminal) or
+to a file via a temporary file renamed at the end; progress bars on a terminal only."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+
+from .errors import AuthcliError
+from .io import IOStreams
+
+CHUNK = 64 * 1024
+UPLOAD_PROGRESS_MIN = 4 * 1024 * 1024
+
+
+def is_json(response: httpx.Response) -> bool:
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
+
+
+def write_head(io: IOStreams, response: httpx.Response) -> None:
+    lines = [f"{response.http_version} {response.status_code} {response.reason_phrase}"]
+    lines += [f"{name}: {value}" for name, value in response.headers.items()]
+    io.write_bytes(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace"))
+
+
+def write_json(io: IOStreams, data: Any, pretty: bool) -> None:
+    if pretty:
+        io.console("stdout").print_json(data=data)
+    else:
+        io.write_bytes(json.dumps(data).encode() + b"\n")
+
+
+def stream_body(io: IOStreams, response: httpx.Response, pretty: bool) -> None:
+    """Pretty-print JSON on a terminal; otherwise the bytes exactly as received, chunk by chunk."""
+    if pretty and is_json(response):
+        raw = response.read()
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            io.write_bytes(raw)
+        else:
+            write_json(io, data, pretty=True)
+        return
+    for chunk in response.iter_raw(CHUNK) if _identity(response) else response.iter_bytes(CHUNK):
+        io.write_bytes(chunk)
+    io.flush_bytes()
+
+
+def _identity(response: httpx.Response) -> bool:
+    return response.headers.get("content-encoding", "identity").lower() in ("identity", "")
+
+
+@contextmanager
+def progress(io: IOStreams, label: str, total: int | None, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar (bytes, total, rate, ETA) on a terminal's stderr; nothing otherwise."""
+    if not (enabled and io.stderr_tty):
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+        console=io.console("stderr"), transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def download(io: IOStreams, response: httpx.Response, target: str) -> int:
+    """Write the body to ``target`` through a temporary file in the same directory, renamed at
+    the end: an interrupted download never leaves a partial file under the target's name."""
+    path = Path(target)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+    except OSError as exc:
+        raise AuthcliError(f"cannot write {target}: {exc.strerror or exc}") from None
+    written = 0
+    total = int(response.headers["content-length"]) if response.headers.get("content-length", "").isdigit() else None
+    try:
+        with os.fdopen(fd, "wb") as sink, progress(io, path.name, total, enabled=True) as advance:
+            chunks = response.iter_raw(CHUNK) if _identity(response) else response.iter_bytes(CHUNK)
+            for chunk in chunks:
+                sink.write(chunk)
+                written += len(chunk)
+                advance(len(chunk))
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return written
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def read_json_page(response: httpx.Response) -> Any:
+    raw = response.read()
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw

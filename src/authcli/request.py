@@ -1,0 +1,176 @@
+"""Turning `authcli call`'s arguments into a request: URL, headers, query and body.
+
+Pure functions (plus opening the files the user named), so every refusal can be tested
+without a server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from .errors import UsageError
+from .urls import join, origin_str
+
+CHUNK = 64 * 1024
+_METHOD = re.compile(r"^[A-Za-z]+$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}
+
+
+def resolve_url(api_url: str, path: str) -> str:
+    """PATH relative to the API, or an absolute URL on the API's own origin only."""
+    parts = urlsplit(path)
+    if parts.scheme or path.startswith("//"):
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"invalid URL {path!r}")
+        if origin_str(path) != origin_str(api_url):
+            raise UsageError(
+                f"refusing to call {origin_str(path)}: the session's token belongs to {origin_str(api_url)}; "
+                "use a path relative to the API"
+            )
+        return path
+    return join(api_url, path)
+
+
+def split_method_path(first: str, second: str | None) -> tuple[str | None, str]:
+    if second is None:
+        return None, first
+    if not _METHOD.match(first):
+        raise UsageError(f"invalid HTTP method {first!r}")
+    return first.upper(), second
+
+
+def parse_headers(values: list[str]) -> list[tuple[str, str]]:
+    headers = []
+    for raw in values:
+        if "\r" in raw or "\n" in raw:
+            raise UsageError("a header must not contain a line break (CR or LF)")
+        name, sep, value = raw.partition(":")
+        name, value = name.strip(), value.strip()
+        if not sep or not _HEADER_NAME.match(name):
+            raise UsageError(f"invalid header {raw!r}: expected 'Name: value'")
+        if name.lower() in ("authorization", "proxy-authorization"):
+            raise UsageError(f"refusing a {name} header: authcli attaches the session's token itself")
+        headers.append((name, value))
+    return headers
+
+
+def parse_query(values: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for raw in values:
+        key, sep, value = raw.partition("=")
+        if not sep or not key:
+            raise UsageError(f"invalid query parameter {raw!r}: expected key=value")
+        pairs.append((key, value))
+    return pairs
+
+
+def _typed(value: str) -> Any:
+    if value in ("true", "false", "null"):
+        return json.loads(value)
+    if re.fullmatch(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?", value):
+        return json.loads(value)
+    return value
+
+
+def parse_fields(values: list[str], read_file: Callable[[str], str]) -> dict[str, Any]:
+    """-f key=value (typed), key=@FILE (the file as a string), key:=JSON (raw JSON)."""
+    body: dict[str, Any] = {}
+    for raw in values:
+        key, sep, value = raw.partition("=")
+        if not sep or not key or key == ":":
+            raise UsageError(f"invalid field {raw!r}: expected key=value or key:=JSON")
+        if key.endswith(":"):
+            try:
+                body[key[:-1]] = json.loads(value)
+            except ValueError as exc:
+                raise UsageError(f"field {key[:-1]!r}: invalid JSON ({exc})") from None
+        elif value.startswith("@"):
+            body[key] = read_file(value[1:])
+        else:
+            body[key] = _typed(value)
+    return body
+
+
+@dataclass
+class Body:
+    """A request body: bytes in memory, a file re-read on each attempt, or stdin streamed once."""
+
+    data: bytes | None = None
+    path: str | None = None
+    stream: IO[bytes] | None = None
+    content_type: str | None = None
+    size: int | None = None
+    progress: Callable[[int], None] | None = field(default=None, repr=False)
+
+    @property
+    def replayable(self) -> bool:
+        return self.stream is None
+
+    def content(self) -> bytes | Iterable[bytes] | None:
+        if self.data is not None:
+            return self.data
+        if self.path is not None:
+            return _FileChunks(self)
+        if self.stream is not None:
+            return _chunks(self.stream, self.progress)
+        return None
+
+
+class _FileChunks:
+    """Re-iterable: each iteration opens the file again, so a 401 or a 307 can replay the
+    upload without ever holding the file in memory (httpx re-iterates a non-generator)."""
+
+    def __init__(self, body: Body) -> None:
+        self.body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        assert self.body.path is not None
+        with open(self.body.path, "rb") as source:
+            yield from _chunks(source, self.body.progress)
+
+
+def _chunks(source: IO[bytes], progress: Callable[[int], None] | None) -> Iterator[bytes]:
+    while chunk := source.read(CHUNK):
+        if progress:
+            progress(len(chunk))
+        yield chunk
+
+
+def read_text_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text; send binary files with --data @{path}") from None
+
+
+def make_body(data: str | None, fields: list[str], stdin: IO[bytes]) -> Body | None:
+    if data is not None and fields:
+        raise UsageError("use --data or --field, not both")
+    if fields:
+        payload = json.dumps(parse_fields(fields, read_text_file)).encode()
+        return Body(data=payload, content_type="application/json", size=len(payload))
+    if data is None:
+        return None
+    if data == "@-":
+        return Body(stream=stdin)
+    if data.startswith("@"):
+        path = data[1:]
+        try:
+            size = os.path.getsize(path)
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if not os.access(path, os.R_OK):
+            raise UsageError(f"cannot read {path}: permission denied")
+        return Body(path=path, size=size)
+    raw = data.encode()
+    return Body(data=raw, size=len(raw))
