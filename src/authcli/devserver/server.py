@@ -258,6 +258,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/redirect":
             target = query.get("to", ["/users/me"])[0]
             return self._send(int(query.get("status", ["302"])[0]), b"", headers={"Location": target})
+        if path == "/loop":
+            return self._send(302, b"", headers={"Location": "/loop"})
         if path == "/slow":
             time.sleep(float(query.get("seconds", ["2"])[0]))
             return self._json(200, {"slow": True})
