@@ -36,11 +36,24 @@ profiles_app = typer.Typer(
 )
 app.add_typer(profiles_app, name="profiles")
 
+def _complete_profiles(incomplete: str) -> list[str]:
+    """Profile names from config.toml alone: completing never touches the keyring or the network."""
+    from .config import Config, Paths
+    from .errors import AuthcliError
+
+    try:
+        names = Config.load(Paths.from_env(os.environ).config_file).profiles
+    except AuthcliError:
+        return []
+    return [name for name in sorted(names) if name.startswith(incomplete)]
+
+
 ProfileOpt = Annotated[
     Optional[str],
     typer.Option("--profile", "-p", metavar="NAME", help="Profile to use [env: AUTHCLI_PROFILE; default: the current profile].",
-                 show_default=False),
+                 show_default=False, autocompletion=_complete_profiles),
 ]
+COMPLETE_VAR = "_AUTHCLI_COMPLETE"
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (stable keys, see README).")]
 
 
@@ -184,8 +197,11 @@ def profiles_list(tctx: typer.Context, json_: JsonOpt = False) -> Optional[int]:
     return cmd.list_profiles(cmd.ProfilesOptions(json_), _ctx(tctx))
 
 
+ProfileName = Annotated[str, typer.Argument(help="Profile name.", autocompletion=_complete_profiles)]
+
+
 @profiles_app.command("use", epilog=_examples("authcli profiles use staging"))
-def profiles_use(tctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile name.")]) -> int:
+def profiles_use(tctx: typer.Context, name: ProfileName) -> int:
     """Make NAME the default profile."""
     from .commands import profiles as cmd
 
@@ -193,7 +209,7 @@ def profiles_use(tctx: typer.Context, name: Annotated[str, typer.Argument(help="
 
 
 @profiles_app.command("remove", epilog=_examples("authcli profiles remove staging"))
-def profiles_remove(tctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile name.")]) -> int:
+def profiles_remove(tctx: typer.Context, name: ProfileName) -> int:
     """Delete NAME's configuration and its stored tokens."""
     from .commands import profiles as cmd
 
@@ -232,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("AUTHCLI_DEBUG") == "1"
     from typer import Abort
+    if COMPLETE_VAR in os.environ:
+        # A shell asking for completions (completions/*): teach the parser the shells' formats.
+        from typer._completion_classes import completion_init
+
+        completion_init()
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError as ClickUsageError
 
     try:

@@ -1,0 +1,1 @@
+complete --command authcli --no-files --arguments "(env _AUTHCLI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) authcli)" --condition "env _AUTHCLI_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) authcli"
