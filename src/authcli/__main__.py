@@ -1,3 +1,3 @@
-from authcli.cli import main
+from authcli.main import main
 
 raise SystemExit(main())

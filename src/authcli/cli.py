@@ -1,8 +1,7 @@
 """The Typer app: options, help texts and examples. Commands only wire.
 
-This is the one place that turns an AuthcliError into ``authcli: <message>`` and an exit
-code. Command modules are imported inside each command, so starting authcli pays only for
-the command that runs.
+Command modules are imported inside each command, so starting authcli pays only for the
+command that runs. Errors are turned into ``authcli: <message>`` by main.py.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import typer
 
 from . import __version__
 from .context import Context
-from .errors import AuthcliError, ExitCode
+from .errors import ExitCode
 from .io import IOStreams
 
 app = typer.Typer(
@@ -244,24 +243,18 @@ def _usage_line(exc: Exception) -> str:
     return f"authcli: {message.rstrip('.')}; see '{where}'"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args or os.environ.get("AUTHCLI_DEBUG") == "1"
+def run_typer(args: list[str]) -> int:
+    """Parse ``args`` with the Typer app and run the command; click's own errors become one line."""
     from typer import Abort
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError as ClickUsageError
+
     if COMPLETE_VAR in os.environ:
         # A shell asking for completions (completions/*): teach the parser the shells' formats.
         from typer._completion_classes import completion_init
 
         completion_init()
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError as ClickUsageError
-
     try:
         result = app(args=args, prog_name="authcli", standalone_mode=False)
-    except AuthcliError as exc:
-        if debug:
-            raise
-        sys.stderr.write(f"authcli: {exc.message}\n")
-        return int(exc.exit_code)
     except NoArgsIsHelpError as exc:
         sys.stderr.write(exc.format_message() + "\n")
         return int(ExitCode.USAGE)
@@ -271,16 +264,6 @@ def main(argv: list[str] | None = None) -> int:
     except ClickException as exc:
         sys.stderr.write(f"authcli: {exc.format_message()}\n")
         return exc.exit_code
-    except (Abort, KeyboardInterrupt):
-        sys.stderr.write("authcli: interrupted\n")
-        return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        # The reader went away (e.g. `authcli ... | head -1`): not an error worth a message.
-        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's flush at exit
-        return int(ExitCode.ERROR)
-    except Exception as exc:  # the last line of defence: one line, not a traceback
-        if debug:
-            raise
-        sys.stderr.write(f"authcli: unexpected error ({type(exc).__name__}: {exc}); run with --debug for details\n")
-        return int(ExitCode.ERROR)
+    except Abort:
+        raise KeyboardInterrupt from None
     return result if isinstance(result, int) else 0

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from authcli.cli import app, main
+from authcli.cli import app
+from authcli.main import fast_token_options, main
 from authcli.commands.login import LoginOptions
 from authcli.commands.logout import LogoutOptions
 from authcli.commands.token import TokenOptions
@@ -63,3 +64,35 @@ def test_every_help_ends_with_examples(command: str) -> None:
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("authcli ")
+
+
+FAST_CASES = [
+    (["token"], {}),
+    (["token", "-p", "ci"], {"profile": "ci"}),
+    (["token", "--profile", "ci", "--min-ttl", "90"], {"profile": "ci", "min_ttl": "90"}),
+    (["token", "--profile=ci", "--min-ttl=1.5"], {"profile": "ci", "min_ttl": "1.5"}),
+    (["token", "--min-ttl", "soon"], None),      # Typer words the error
+    (["token", "--help"], None),
+    (["token", "-h"], None),
+    (["token", "--profile"], None),
+    (["token", "-p", "--min-ttl"], None),
+    (["token", "-p", "a", "-p", "b"], None),
+    (["token", "extra"], None),
+    (["--debug", "token"], None),
+    (["whoami"], None),
+    ([], None),
+]
+
+
+@pytest.mark.parametrize(("argv", "expected"), FAST_CASES, ids=[" ".join(c[0]) or "(none)" for c in FAST_CASES])
+def test_fast_token_path_parses_like_typer(monkeypatch: pytest.MonkeyPatch, argv: list[str],
+                                           expected: dict[str, str] | None) -> None:
+    """The Typer-free parse of `authcli token` must agree with Typer wherever it answers."""
+    assert fast_token_options(argv) == expected
+    if expected is None:
+        return
+    seen: list[Any] = []
+    mod = importlib.import_module("authcli.commands.token")
+    monkeypatch.setattr(mod, "run", lambda opts, ctx: seen.append(opts) or 0)
+    assert runner.invoke(app, argv).exit_code == 0
+    assert seen == [TokenOptions(expected.get("profile"), float(expected.get("min_ttl", 0)))]
