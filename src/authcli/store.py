@@ -113,8 +113,10 @@ class KeyringStore:
     kind = "keyring"
     attempts = 3
 
-    def __init__(self, service: str = SERVICE) -> None:
+    def __init__(self, service: str = SERVICE, backend_cache: Path | None = None) -> None:
         self.service = service
+        self.backend_cache = backend_cache
+        self._loaded = False
 
     def location(self, profile: str) -> str:
         return f"OS keyring (service '{self.service}', entry '{profile}')"
@@ -150,11 +152,45 @@ class KeyringStore:
 
         return self._call(delete)
 
-    @staticmethod
-    def _keyring():  # type: ignore[no-untyped-def]
+    def _keyring(self):  # type: ignore[no-untyped-def]
         import keyring
 
+        if not self._loaded:
+            self._loaded = True
+            self._select_backend()
         return keyring
+
+    def _select_backend(self) -> None:
+        """Name the backend found last time instead of letting keyring probe every backend again
+        (60-80 ms per run). PYTHON_KEYRING_BACKEND and keyringrc.cfg still come first."""
+        import keyring.core
+
+        cache = self.backend_cache
+        if cache is None or "PYTHON_KEYRING_BACKEND" in os.environ:
+            return
+        try:
+            name = cache.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            name = ""
+        if name:
+            try:
+                keyring.core.set_keyring(keyring.core.load_config() or keyring.core.load_keyring(name))
+                return
+            except (ImportError, AttributeError, RuntimeError, ValueError):
+                self._forget_backend()
+        backend = keyring.core.get_keyring()
+        if keyring.core.recommended(backend):
+            try:
+                atomic_write(cache, f"{type(backend).__module__}.{type(backend).__name__}\n".encode(), mode=0o600)
+            except OSError:
+                pass  # only a cache
+
+    def _forget_backend(self) -> None:
+        if self.backend_cache is not None:
+            try:
+                os.unlink(self.backend_cache)
+            except OSError:
+                pass
 
     def _call(self, fn: Callable[[], T]) -> T:
         """Run one keyring call, retrying the Secret Service's known transient failures."""
@@ -172,6 +208,7 @@ class KeyringStore:
             try:
                 return fn()
             except NoKeyringError:
+                self._forget_backend()
                 raise KeyringUnavailable(NO_KEYRING_HINT.format(why="")) from None
             except KeyringLocked:
                 raise KeyringUnavailable(
@@ -196,6 +233,7 @@ class KeyringStore:
             except RuntimeError as exc:
                 # SecretService raises a bare RuntimeError when there is no D-Bus session at all.
                 if "DBUS_SESSION_BUS_ADDRESS" in str(exc) or "SecretService" in str(exc):
+                    self._forget_backend()
                     raise KeyringUnavailable(NO_KEYRING_HINT.format(why=" (no D-Bus session)")) from None
                 raise
         raise AssertionError("unreachable")
@@ -204,4 +242,4 @@ class KeyringStore:
 def make_store(kind: str, paths: Paths, env: Mapping[str, str]) -> Store:
     if kind == "file":
         return FileStore(paths.tokens_dir)
-    return KeyringStore(env.get("AUTHCLI_KEYRING_SERVICE") or SERVICE)
+    return KeyringStore(env.get("AUTHCLI_KEYRING_SERVICE") or SERVICE, backend_cache=paths.state_dir / "keyring-backend")

@@ -133,3 +133,14 @@ def test_dirs_are_private(cli: Cli, server: DevServer) -> None:
     for directory in (cli.home, cli.home / "state", cli.home / "state" / "locks", cli.home / "state" / "tokens"):
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
     assert stat.S_IMODE((cli.home / "config.toml").stat().st_mode) == 0o600
+
+
+@pytest.mark.keyring
+def test_keyring_backend_is_remembered_and_a_bad_memory_is_forgotten(cli: Cli, server: DevServer) -> None:
+    assert cli.login(server.url).code == 0
+    cache = cli.home / "state" / "keyring-backend"
+    assert cache.read_text().strip() == "keyring.backends.SecretService.Keyring"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    cache.write_text("no.such.Backend\n")
+    assert cli.run("token").code == 0  # detected again
+    assert cache.read_text().strip() == "keyring.backends.SecretService.Keyring"
