@@ -53,8 +53,9 @@ class Context:
         return JsonApiFlow(profile, self.env, api_origin, clock=self.clock)
 
     @contextmanager
-    def lock(self, profile: Profile) -> Iterator[None]:
+    def lock(self, profile: Profile, ready: Callable[[], bool] | None = None) -> Iterator[bool]:
+        """The profile's cross-process lock; see locking.profile_lock for ``ready``."""
         from .locking import profile_lock
 
-        with profile_lock(self.paths, profile.name, profile.lock_timeout, self.io, self.env):
-            yield
+        with profile_lock(self.paths, profile.name, profile.lock_timeout, self.io, self.env, ready) as held:
+            yield held

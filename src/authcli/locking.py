@@ -8,10 +8,11 @@ The kernel releases it the moment its holder dies, SIGKILL included.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from .config import Paths
 from .errors import LockTimeout, StorageError
@@ -19,6 +20,7 @@ from .fsutil import ensure_private_dir
 from .io import IOStreams
 
 NOTICE_AFTER = 2.0
+POLL = 0.2  # seconds between a waiter's looks at the store
 # Test-only: lets the concurrency tests show what happens without the lock.
 DISABLE_ENV = "AUTHCLI_TEST_DISABLE_LOCK"
 
@@ -43,38 +45,48 @@ def profile_lock(
     timeout: float,
     io: IOStreams,
     env: Mapping[str, str],
-) -> Iterator[None]:
+    ready: Callable[[], bool] | None = None,
+) -> Iterator[bool]:
+    """Hold the profile's lock: yields True once held.
+
+    With ``ready``, a waiter checks it between attempts and, once it is true (another process
+    finished the work this one was waiting to do), yields False without ever taking the lock.
+    Otherwise N waiters would each take the lock in turn just to re-read a result that is
+    already there: with 200 processes and a slow keyring that queue outlasts any timeout.
+    """
     if env.get(DISABLE_ENV) == "1":
-        yield
+        yield True
         return
     from filelock import FileLock, Timeout
 
     path = lock_path(paths, profile)
     _create_lock_file(path)
-    lock = FileLock(
-        str(path),
-        timeout=timeout,
-        fallback_to_soft=False,
-        preserve_lock_file=True,
-        thread_local=False,
-    )
+    lock = FileLock(str(path), fallback_to_soft=False, preserve_lock_file=True, thread_local=False)
+    start = time.monotonic()
+    noticed = False
+    held = False
     try:
-        if io.stderr_tty and timeout > NOTICE_AFTER:
+        while not held:
+            left = timeout - (time.monotonic() - start)
             try:
-                lock.acquire(timeout=NOTICE_AFTER)
+                lock.acquire(timeout=max(0.0, min(POLL, left)))
+                held = True
             except Timeout:
-                io.info(f"authcli: waiting for another authcli process using profile '{profile}'...")
-                lock.acquire(timeout=timeout - NOTICE_AFTER)
-        else:
-            lock.acquire(timeout=timeout)
-    except Timeout:
-        raise LockTimeout(
-            f"another authcli process held the lock for profile '{profile}' for more than {timeout:g}s; "
-            f"try again, or raise AUTHCLI_LOCK_TIMEOUT (lock file: {path})"
-        ) from None
+                if ready is not None and ready():
+                    break
+                waited = time.monotonic() - start
+                if waited >= timeout:
+                    raise LockTimeout(
+                        f"another authcli process held the lock for profile '{profile}' for more than "
+                        f"{timeout:g}s; try again, or raise AUTHCLI_LOCK_TIMEOUT (lock file: {path})"
+                    ) from None
+                if not noticed and io.stderr_tty and waited >= NOTICE_AFTER:
+                    io.info(f"authcli: waiting for another authcli process using profile '{profile}'...")
+                    noticed = True
     except OSError as exc:
         raise StorageError(f"cannot lock {path}: {exc.strerror or exc}") from None
     try:
-        yield
+        yield held
     finally:
-        lock.release()
+        if held:
+            lock.release()

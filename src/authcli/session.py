@@ -7,7 +7,9 @@ is imported on that path.
 Slow path: take the profile's cross-process lock, RE-READ the record (another process may
 have refreshed while we waited), recheck, and only then refresh with the re-read refresh
 token, persist the result, and release. So N processes that find the token expired at the
-same moment cause exactly one refresh at the server.
+same moment cause exactly one refresh at the server. While waiting for the lock, a process
+keeps looking at the store and leaves as soon as a usable token appears there, so the
+others do not queue for the lock one by one after the refresh is done.
 """
 
 from __future__ import annotations
@@ -68,7 +70,19 @@ class Session:
         self._check_min_ttl(record, min_ttl)
         if self._usable(record, min_ttl, rejected):
             return record.access_token
-        with self.ctx.lock(self.profile):
+        found: list[TokenRecord] = []
+
+        def refreshed_meanwhile() -> bool:
+            # Another process refreshed while we wait: take its token and never queue for the lock.
+            current = self.load()
+            if current is not None and self._usable(current, min_ttl, rejected):
+                found.append(current)
+                return True
+            return False
+
+        with self.ctx.lock(self.profile, ready=refreshed_meanwhile) as held:
+            if not held:
+                return found[0].access_token
             record = self._require()
             if self._usable(record, min_ttl, rejected):
                 return record.access_token

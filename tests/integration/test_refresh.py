@@ -306,3 +306,24 @@ def test_token_never_printed_anywhere_but_stdout_of_token(cli: Cli, server: DevS
         assert token not in result.out
     assert token not in (cli.home / "config.toml").read_text()
     assert subprocess.run(["true"]).returncode == 0
+
+
+def test_a_waiter_leaves_with_a_siblings_token_while_the_lock_is_still_held(cli: Cli, server: DevServer) -> None:
+    """Waiters look at the store between lock attempts: no queue behind the lock after a refresh."""
+    from filelock import FileLock
+
+    from authcli.fsutil import atomic_write
+    from authcli.tokens import TokenRecord
+
+    expired_session(cli, server)
+    path = cli.home / "state" / "tokens" / "default.json"
+    old = TokenRecord.from_json(path.read_text())
+    with FileLock(str(cli.home / "state" / "locks" / "default.lock")):
+        waiter = cli.popen("token", AUTHCLI_LOCK_TIMEOUT="20")
+        time.sleep(1)  # let it start waiting (a wait, not an assertion about speed)
+        fresh = TokenRecord("fresh-from-a-sibling", "rt-sibling", time.time() + 300, time.time(), old.api_origin)
+        atomic_write(path, fresh.to_json().encode())  # what the lock holder would save
+        out, err = waiter.communicate(timeout=30)  # returns while the lock is still held
+    assert waiter.returncode == 0, err
+    assert out == "fresh-from-a-sibling\n"
+    assert server.stats()["refresh_requests"] == 0

@@ -89,12 +89,18 @@ class FakeCtx:
     def flow(self, profile: Profile, origin: str) -> FakeFlow:
         return self.flow_
 
+    held_elsewhere: bool = False  # another process holds the lock for the whole call
+
     @contextmanager
-    def lock(self, profile: Profile) -> Iterator[None]:
+    def lock(self, profile: Profile, ready: Any = None) -> Iterator[bool]:
         self.locked += 1
         if self.store_.sibling_write is not None:
             self.store_.record = self.store_.sibling_write
-        yield
+        if self.held_elsewhere:
+            assert ready is not None and ready(), "would wait forever"
+            yield False
+            return
+        yield True
 
 
 @pytest.fixture(autouse=True)
@@ -214,3 +220,17 @@ def test_refresh_now_is_single_flight() -> None:
     session2, ctx2 = make(rec("A1"), sibling=NEW)
     assert session2.refresh_now().access_token == "A2"
     assert ctx2.flow_.seen == []
+
+
+def test_waiter_takes_a_siblings_token_without_the_lock() -> None:
+    session, ctx = make(rec("A1", expires_in=-5), sibling=NEW)
+    ctx.held_elsewhere = True
+    assert session.access_token() == "A2"
+    assert ctx.flow_.seen == []
+
+
+def test_waiter_ignores_a_sibling_token_that_is_the_rejected_one() -> None:
+    session, ctx = make(rec("A1"), sibling=rec("A1"))
+    ctx.held_elsewhere = True
+    with pytest.raises(AssertionError, match="would wait forever"):
+        session.access_token(rejected="A1")
