@@ -94,10 +94,12 @@ class IOStreams:
 
             target = self.stdout if stream == "stdout" else self.stderr
             tty = self.stdout_tty if stream == "stdout" else self.stderr_tty
+            plain = self.no_color or not tty
             self._consoles[stream] = Console(
                 file=target,
                 force_terminal=tty,
-                no_color=self.no_color or not tty,
+                no_color=plain,
+                color_system=None if plain else "auto",  # NO_COLOR: no escape codes at all, not even bold
                 highlight=False,
                 soft_wrap=True,
             )
