@@ -111,7 +111,9 @@ class Cli:
 
 def base_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHCLI_") or k == "AUTHCLI_TEST_SECRET_SERVICE"}
-    env.pop("NO_COLOR", None)
+    for name in ("NO_COLOR", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTPS_PROXY", "https_proxy",
+                 "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        env.pop(name, None)  # each test says what it wants
     env.update(
         AUTHCLI_CONFIG_DIR=str(home),
         AUTHCLI_KEYRING_SERVICE=f"authcli-test-{uuid.uuid4().hex[:12]}",
@@ -170,7 +172,7 @@ def start_server(tmp_path: Path) -> Iterator[Any]:
                                 stderr=subprocess.DEVNULL, text=True, env=env)
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
-        assert url.startswith("http://127.0.0.1:"), f"dev server did not start: {url!r}"
+        assert url.startswith(("http://127.0.0.1:", "https://127.0.0.1:")), f"dev server did not start: {url!r}"
         server = DevServer(url=url, proc=proc)
         servers.append(server)
         return server

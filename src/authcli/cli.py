@@ -228,11 +228,14 @@ def dev_server(
     refresh_delay: Annotated[float, typer.Option("--refresh-delay", metavar="SECONDS", help="Delay every refresh answer.")] = 0.0,
     no_expires_in: Annotated[bool, typer.Option("--no-expires-in", help="Leave the lifetime out of token answers.")] = False,
     token_style: Annotated[str, typer.Option("--token-style", help="camel (accessToken) or snake (access_token).")] = "camel",
+    tls_cert: Annotated[Optional[str], typer.Option("--tls-cert", metavar="PEM", help="Serve https with this certificate (with --tls-key).", show_default=False)] = None,
+    tls_key: Annotated[Optional[str], typer.Option("--tls-key", metavar="PEM", help="The certificate's private key.", show_default=False)] = None,
 ) -> int:
     """Serve the reference API on loopback: login, rotating refresh tokens, reuse detection."""
     from .commands import dev_server as cmd
 
-    opts = cmd.DevServerOptions(port, access_ttl, refresh_ttl, clock_skew, refresh_delay, no_expires_in, token_style)
+    opts = cmd.DevServerOptions(port, access_ttl, refresh_ttl, clock_skew, refresh_delay, no_expires_in, token_style,
+                                tls_cert, tls_key)
     return cmd.run(opts, _ctx(tctx))
 
 

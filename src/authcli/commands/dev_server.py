@@ -17,6 +17,8 @@ class DevServerOptions:
     refresh_delay: float = 0.0
     no_expires_in: bool = False
     token_style: str = "camel"
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 def run(opts: DevServerOptions, ctx: Context) -> int:
@@ -37,8 +39,11 @@ def run(opts: DevServerOptions, ctx: Context) -> int:
         send_expires_in=not opts.no_expires_in,
         token_style=opts.token_style,
     )
+    if (opts.tls_cert is None) != (opts.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    tls = (opts.tls_cert, opts.tls_key) if opts.tls_cert and opts.tls_key else None
     try:
-        serve(opts.port, settings, out=ctx.io.stdout)
+        serve(opts.port, settings, out=ctx.io.stdout, tls=tls)
     except OSError as exc:
         raise UsageError(f"cannot listen on 127.0.0.1:{opts.port}: {exc.strerror or exc}") from None
     return 0

@@ -27,13 +27,21 @@ class DevServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 512  # hundreds of parallel authcli processes connect at once
 
-    def __init__(self, port: int, state: State) -> None:
+    def __init__(self, port: int, state: State, tls: tuple[str, str] | None = None) -> None:
         super().__init__(("127.0.0.1", port), Handler)
         self.state = state
+        self.scheme = "http"
+        if tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.socket = context.wrap_socket(self.socket, server_side=True)
+            self.scheme = "https"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.server_address[1]}"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -311,10 +319,10 @@ class Handler(BaseHTTPRequestHandler):
             left -= len(chunk)
 
 
-def serve(port: int, settings: Settings, out: Any = None) -> None:
+def serve(port: int, settings: Settings, out: Any = None, tls: tuple[str, str] | None = None) -> None:
     """Run until interrupted; prints the URL once the socket is listening."""
     out = out or sys.stdout
-    server = DevServer(port, State(settings=settings))
+    server = DevServer(port, State(settings=settings), tls)
     out.write(f"{server.url}\n")
     out.flush()
     users = ", ".join(f"{email} / {u['password']}" for email, u in DEMO_USERS.items())

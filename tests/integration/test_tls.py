@@ -1,0 +1,80 @@
+"""https against the dev server with a self-signed certificate: verification is never off,
+and the CA can come from --cacert, the profile's ca_bundle, REQUESTS_CA_BUNDLE or SSL_CERT_FILE."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_EMAIL, Cli, DevServer, one_error_line
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "authcli test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("tls")
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_server(start_server: Callable[..., DevServer], certificate: tuple[Path, Path]) -> DevServer:
+    cert, key = certificate
+    return start_server("--tls-cert", str(cert), "--tls-key", str(key))
+
+
+def login(cli: Cli, server: DevServer, **env: str):  # type: ignore[no-untyped-def]
+    return cli.run("login", "--api-url", server.url, "--email", DEMO_EMAIL, "--password-stdin", "--storage", "file",
+                   input="alice-password\n", **env)
+
+
+def test_untrusted_certificate_is_exit_5(cli: Cli, tls_server: DevServer) -> None:
+    result = login(cli, tls_server)
+    assert result.code == 5
+    assert "TLS certificate verification failed for 127.0.0.1:" in one_error_line(result)
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
+def test_ca_from_the_environment(cli: Cli, tls_server: DevServer, certificate: tuple[Path, Path],
+                                 variable: str) -> None:
+    assert login(cli, tls_server, **{variable: str(certificate[0])}).code == 0
+    assert cli.run("call", "/users/me", **{variable: str(certificate[0])}).code == 0
+    assert cli.run("call", "/users/me").code == 5  # and without it, no
+
+
+def test_ca_per_call_and_per_profile(cli: Cli, tls_server: DevServer, certificate: tuple[Path, Path]) -> None:
+    cert = str(certificate[0])
+    assert login(cli, tls_server, REQUESTS_CA_BUNDLE=cert).code == 0
+    assert cli.run("call", "/users/me", "--cacert", cert).code == 0
+    config = cli.home / "config.toml"
+    config.write_text(config.read_text() + f'ca_bundle = "{cert}"\n')
+    assert cli.run("call", "/users/me").code == 0
+    assert cli.run("whoami", "--verify").code == 0
+
+
+def test_missing_ca_file_is_a_usage_error(cli: Cli, tls_server: DevServer) -> None:
+    result = login(cli, tls_server, REQUESTS_CA_BUNDLE="/no/such/ca.pem")
+    assert result.code == 2
+    assert "CA bundle /no/such/ca.pem does not exist" in one_error_line(result)
