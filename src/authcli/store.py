@@ -85,13 +85,25 @@ class FileStore:
 
     def save(self, profile: str, record: TokenRecord) -> None:
         path = self._path(profile)
+        self._sweep(path)
         try:
             atomic_write(path, record.to_json().encode("utf-8"), mode=0o600)
         except OSError as exc:
             raise StorageError(f"cannot write token file {path}: {exc.strerror or exc}") from None
 
+    @staticmethod
+    def _sweep(path: Path) -> None:
+        """Remove temporary files a killed writer left behind (they may hold tokens).
+        Callers hold the profile lock, so no live writer's file is touched."""
+        for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
+
     def delete(self, profile: str) -> bool:
         path = self._path(profile)
+        self._sweep(path)
         try:
             os.unlink(path)
         except FileNotFoundError:

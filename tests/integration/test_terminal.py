@@ -96,3 +96,11 @@ def test_login_prompts_on_a_terminal_never_echo_the_password(cli: Cli, server: D
     text = seen.decode()
     assert "alice-password" not in text  # echo was off
     assert "Logged in" in text
+
+
+def test_no_keyring_is_reported_before_asking_for_the_password(cli: Cli, server: DevServer) -> None:
+    code, shown = on_tty(cli, "login", "--api-url", server.url, "--storage", "keyring",
+                         PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    assert code == 6
+    assert "no OS keyring is available" in shown
+    assert "Email:" not in shown and "Password:" not in shown

@@ -143,3 +143,15 @@ def test_keyring_gives_up_after_bounded_retries() -> None:
     with pytest.raises(StorageError, match="kept failing"):
         KeyringStore()._call(fake)
     assert fake.calls == KeyringStore.attempts
+
+
+def test_file_store_sweeps_temp_files_a_killed_writer_left(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "tokens")
+    store.save("p", RECORD)
+    leftover = tmp_path / "tokens" / ".p.json.0123456789ab.tmp"
+    leftover.write_text(RECORD.to_json())
+    store.save("p", ROTATED)
+    assert not leftover.exists()
+    leftover.write_text(RECORD.to_json())
+    store.delete("p")
+    assert list((tmp_path / "tokens").iterdir()) == []

@@ -59,6 +59,13 @@ def run(opts: LoginOptions, ctx: Context) -> int:
         api_url = _prompt(ctx, "API URL")
     api_url = check_api_url(api_url)
     storage = storage_for(existing, ctx.env, opts.storage)
+    saved = replace(existing, api_url=api_url, storage=storage)
+    profile = effective(saved, ctx.env, storage_flag=storage)
+    session = Session(ctx, profile)
+    try:
+        session.store.load(name)  # a missing or locked keyring fails now, before any prompt
+    except CorruptRecord:
+        pass  # about to be replaced
 
     email = opts.email
     if not email:
@@ -67,14 +74,7 @@ def run(opts: LoginOptions, ctx: Context) -> int:
         email = _prompt(ctx, "Email")
     password = _password(opts, ctx)
 
-    saved = replace(existing, api_url=api_url, storage=storage)
-    profile = effective(saved, ctx.env, storage_flag=storage)
-    session = Session(ctx, profile)
     with ctx.lock(profile):
-        try:
-            session.store.load(name)  # fails fast on a missing or locked keyring, before the network
-        except CorruptRecord:
-            pass  # about to be replaced
         record = ctx.flow(profile, session.api_origin).login(email, password)
         session.store.save(name, record)
         if name in config.profiles and existing.storage != storage:
