@@ -5,8 +5,10 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import select
 import subprocess
 import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -14,14 +16,23 @@ import pytest
 from tests.conftest import AUTHCLI, Cli, DevServer
 
 
-def on_tty(cli: Cli, *args: str, **env: str) -> tuple[int, str]:
-    """Run with stdout and stderr on one pty; return the exit code and everything it showed."""
+def on_tty(cli: Cli, *args: str, typed: bytes | None = None, **env: str) -> tuple[int, str]:
+    """Run with stdout and stderr (and, given ``typed``, stdin) on one pty; return the exit code
+    and everything it showed."""
     master, slave = pty.openpty()
-    proc = subprocess.Popen([AUTHCLI, *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+    proc = subprocess.Popen([AUTHCLI, *args], stdin=slave if typed is not None else subprocess.DEVNULL,
+                            stdout=slave, stderr=slave,
                             env={**cli.env, "TERM": "xterm-256color", "COLUMNS": "100", **env})
     os.close(slave)
+    if typed:
+        os.write(master, typed)
     chunks = []
+    deadline = time.monotonic() + 30
     while True:
+        ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:  # it is waiting for input it should not have asked for
+            proc.kill()
+            break
         try:
             data = os.read(master, 65536)
         except OSError:  # EIO: the other side closed
@@ -99,7 +110,7 @@ def test_login_prompts_on_a_terminal_never_echo_the_password(cli: Cli, server: D
 
 
 def test_no_keyring_is_reported_before_asking_for_the_password(cli: Cli, server: DevServer) -> None:
-    code, shown = on_tty(cli, "login", "--api-url", server.url, "--storage", "keyring",
+    code, shown = on_tty(cli, "login", "--api-url", server.url, "--storage", "keyring", typed=b"\n\n",
                          PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     assert code == 6
     assert "no OS keyring is available" in shown
