@@ -268,6 +268,15 @@ def out_dir(tmp_path: Path) -> Path:
     return path
 
 
+def test_paginate_stops_at_an_error_page_and_keeps_what_it_had(logged_in: Cli) -> None:
+    result = logged_in.run("call", "/items?fail_page=2", "--paginate")
+    assert result.code == 1
+    first, second = result.out.splitlines()
+    assert [item["id"] for item in json.loads(first)] == [1, 2, 3, 4, 5]
+    assert json.loads(second)["message"] == "page 2 failed"
+    assert one_error_line(result) == "authcli: HTTP 500 Internal Server Error"
+
+
 def test_output_file(logged_in: Cli, out_dir: Path) -> None:
     target = out_dir / "out.bin"
     result = logged_in.run("call", "/bytes/100000", "-o", str(target))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +12,7 @@ import httpx
 
 from ..context import Context
 from ..errors import AuthcliError, HTTPStatusError, UsageError
-from ..http import make_client
+from ..http import make_client, translate
 from ..output import (
     UPLOAD_PROGRESS_MIN,
     download,
@@ -99,21 +101,26 @@ def run(opts: CallOptions, ctx: Context) -> int:
         return _single(opts, ctx, sender, response, pretty)
 
 
+@contextmanager
+def _reading(response: httpx.Response, timeout: float) -> Iterator[None]:
+    """While the body streams in: network errors become authcli's; the response is closed."""
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise translate(exc, str(response.url), timeout) from None
+    finally:
+        response.close()
+
+
 def _single(opts: CallOptions, ctx: Context, sender: Sender, response: httpx.Response, pretty: bool) -> int:
     failing = opts.fail and response.status_code >= 400
-    try:
+    with _reading(response, opts.timeout):
         if opts.include:
             write_head(ctx.io, response)
         if opts.output and not failing:
             download(ctx.io, response, opts.output)
         else:
             stream_body(ctx.io, response, pretty)
-    except httpx.HTTPError as exc:
-        from ..http import translate
-
-        raise translate(exc, str(response.url), opts.timeout) from None
-    finally:
-        response.close()
     _check(sender, response, failing)
     return 0
 
@@ -130,24 +137,28 @@ def _check(sender: Sender, response: httpx.Response, failing: bool) -> None:
 
 def _pages(opts: CallOptions, ctx: Context, sender: Sender, call: Call, response: httpx.Response,
            pretty: bool, api_origin: str) -> int:
-    """Follow rel="next" on the API's origin; JSON array pages become one array."""
+    """Follow rel="next" on the API's origin; JSON array pages become one array, other bodies
+    are written as they come. On an error page, what was collected is written first."""
     collected: list[Any] | None = None
     while True:
         failing = opts.fail and response.status_code >= 400
-        try:
+        with _reading(response, opts.timeout):
             if opts.include:
                 write_head(ctx.io, response)
             page = read_json_page(response) if is_json(response) and not failing else None
             if isinstance(page, list):
-                collected = (collected or []) + page
-            elif page is not None and not isinstance(page, bytes):
-                write_json(ctx.io, page, pretty)
-            elif isinstance(page, bytes):
-                ctx.io.write_bytes(page)
+                collected = collected if collected is not None else []
+                collected.extend(page)
             else:
-                stream_body(ctx.io, response, pretty)
-        finally:
-            response.close()
+                if failing and collected is not None:
+                    write_json(ctx.io, collected, pretty)
+                    collected = None
+                if page is None:
+                    stream_body(ctx.io, response, pretty)
+                elif isinstance(page, bytes):
+                    ctx.io.write_bytes(page)
+                else:
+                    write_json(ctx.io, page, pretty)
         _check(sender, response, failing)
         next_url = response.links.get("next", {}).get("url")
         if not next_url:

@@ -280,12 +280,17 @@ class Handler(BaseHTTPRequestHandler):
         return self._json(404, {"error": "not_found", "message": f"no route {method} {path}"})
 
     def _items(self, query: dict[str, list[str]]) -> None:
+        """Paginated with RFC 8288 Link headers; ?fail_page=N answers page N with a 500."""
         page = int(query.get("page", ["1"])[0])
+        fail_page = query.get("fail_page", [""])[0]
+        if str(page) == fail_page:
+            return self._json(500, {"error": "server_error", "message": f"page {page} failed"})
         start = (page - 1) * PAGE_SIZE
         items = [{"id": i, "name": f"item {i}"} for i in range(start + 1, min(start + PAGE_SIZE, ITEM_COUNT) + 1)]
         headers = {}
         if start + PAGE_SIZE < ITEM_COUNT:
-            headers["Link"] = f'</items?page={page + 1}>; rel="next"'
+            extra = f"&fail_page={fail_page}" if fail_page else ""
+            headers["Link"] = f'</items?page={page + 1}{extra}>; rel="next"'
         self._json(200, items, headers=headers)
 
     def _drip(self, size: int, delay: float) -> None:
