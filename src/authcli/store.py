@@ -93,11 +93,13 @@ class FileStore:
 
     @staticmethod
     def _sweep(path: Path) -> None:
-        """Remove temporary files a killed writer left behind (they may hold tokens).
-        Callers hold the profile lock, so no live writer's file is touched."""
+        """Remove temporary files a killed writer left behind (they may hold tokens). A live
+        writer's file exists for milliseconds; only files a minute old are touched."""
+        stale = time.time() - 60
         for leftover in path.parent.glob(f".{path.name}.*.tmp"):
             try:
-                leftover.unlink()
+                if leftover.stat().st_mtime < stale:
+                    leftover.unlink()
             except OSError:
                 pass
 

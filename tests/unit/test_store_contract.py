@@ -3,6 +3,7 @@ against the real Secret Service of the private test session, under a throwaway s
 
 from __future__ import annotations
 
+import os
 import stat
 import uuid
 from collections.abc import Iterator
@@ -149,9 +150,14 @@ def test_file_store_sweeps_temp_files_a_killed_writer_left(tmp_path: Path) -> No
     store = FileStore(tmp_path / "tokens")
     store.save("p", RECORD)
     leftover = tmp_path / "tokens" / ".p.json.0123456789ab.tmp"
-    leftover.write_text(RECORD.to_json())
+    live = tmp_path / "tokens" / ".p.json.ba9876543210.tmp"  # another writer, right now
+    for path in (leftover, live):
+        path.write_text(RECORD.to_json())
+    os.utime(leftover, (1, 1))
     store.save("p", ROTATED)
-    assert not leftover.exists()
+    assert not leftover.exists() and live.exists()
+    live.unlink()
     leftover.write_text(RECORD.to_json())
+    os.utime(leftover, (1, 1))
     store.delete("p")
     assert list((tmp_path / "tokens").iterdir()) == []
