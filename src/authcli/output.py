@@ -90,6 +90,11 @@ def download(io: IOStreams, response: httpx.Response, target: str) -> int:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
     except OSError as exc:
         raise AuthcliError(f"cannot write {target}: {exc.strerror or exc}") from None
+    # Like curl, the file gets the user's umask (mkstemp would make it 0600): a response body
+    # is the user's data, not one of authcli's secrets.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
     written = 0
     total = int(response.headers["content-length"]) if response.headers.get("content-length", "").isdigit() else None
     try:

@@ -261,6 +261,12 @@ def test_paginate_concatenates_json_arrays(logged_in: Cli) -> None:
     assert len(json.loads(logged_in.run("call", "/items").out)) == 5
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @pytest.fixture
 def out_dir(tmp_path: Path) -> Path:
     path = tmp_path / "downloads"
@@ -283,6 +289,7 @@ def test_output_file(logged_in: Cli, out_dir: Path) -> None:
     assert result.code == 0 and result.out == "" and result.err == ""
     assert target.read_bytes() == (bytes(range(256)) * 400)[:100000]
     assert [p.name for p in out_dir.iterdir()] == ["out.bin"]
+    assert target.stat().st_mode & 0o777 == 0o666 & ~current_umask()
 
 
 def test_output_file_not_written_on_http_error(logged_in: Cli, out_dir: Path) -> None:
