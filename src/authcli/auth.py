@@ -16,30 +16,25 @@ from .urls import origin_str
 
 
 class SessionAuth(httpx.Auth):
-    def __init__(self, session: Session, min_ttl: float = 0.0, replayable: bool = True) -> None:
+    def __init__(self, session: Session, replayable: bool = True) -> None:
         self.session = session
-        self.min_ttl = min_ttl
         self.replayable = replayable
-        self.retried = False
-        self.withheld = False
         self.unsent_after_refresh = False
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if origin_str(str(request.url)) != self.session.api_origin:
             # Never send the token anywhere but its own API.
             request.headers.pop("Authorization", None)
-            self.withheld = True
             yield request
             return
-        token = self.session.access_token(min_ttl=self.min_ttl)
+        token = self.session.access_token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code != 401:
             return
-        token = self.session.access_token(min_ttl=self.min_ttl, rejected=token)
+        token = self.session.access_token(rejected=token)
         if not self.replayable:
             self.unsent_after_refresh = True  # the next run gets the new token; this body is gone
             return
         request.headers["Authorization"] = f"Bearer {token}"
-        self.retried = True
         yield request

@@ -17,6 +17,9 @@ called, never further up.
         ├── KeyringUnavailable       no usable keyring backend, or it is locked
         ├── CorruptRecord            the stored record is not an authcli record
         └── LockTimeout              another authcli held the profile lock too long
+
+Ctrl-C (KeyboardInterrupt, and SIGTERM during `call -o`) is not in the tree: main.py maps it
+to ExitCode.INTERRUPTED (130).
 """
 
 from __future__ import annotations
@@ -85,6 +88,3 @@ class CorruptRecord(StorageError):
 class LockTimeout(StorageError):
     pass
 
-
-class Interrupted(AuthcliError):
-    exit_code = ExitCode.INTERRUPTED

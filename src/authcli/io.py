@@ -56,12 +56,6 @@ class IOStreams:
     def can_prompt(self) -> bool:
         return self.stdin_tty and self.stderr_tty
 
-    def color_out(self) -> bool:
-        return self.stdout_tty and not self.no_color
-
-    def color_err(self) -> bool:
-        return self.stderr_tty and not self.no_color
-
     def info(self, message: str) -> None:
         """A line for the person at the terminal (never data)."""
         self.stderr.write(message + "\n")

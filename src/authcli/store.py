@@ -135,11 +135,6 @@ class KeyringStore:
     def location(self, profile: str) -> str:
         return f"OS keyring (service '{self.service}', entry '{profile}')"
 
-    def backend_name(self) -> str:
-        keyring = self._keyring()
-        backend = keyring.get_keyring()
-        return f"{type(backend).__module__}.{type(backend).__name__}"
-
     def load(self, profile: str) -> TokenRecord | None:
         keyring = self._keyring()
         text = self._call(lambda: keyring.get_password(self.service, profile))

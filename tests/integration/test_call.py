@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AUTHCLI, Cli, DevServer, one_error_line
-from tests.integration.test_refresh import assert_one_refresh, expired_session, parallel, wait_for
+from tests.integration.test_refresh import expired_session, parallel, wait_for
 
 
 @pytest.fixture

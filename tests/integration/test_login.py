@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_EMAIL, STORAGES, Cli, DevServer, one_error_line
+from tests.conftest import DEMO_EMAIL, STORAGES, Cli, DevServer
 
 
 @pytest.mark.parametrize("storage", STORAGES)

@@ -69,7 +69,7 @@ def list_profiles(opts: ProfilesOptions, ctx: Context) -> int:
         for r in rows
     ]
     widths = [max(len(str(line[i])) for line in table) for i in range(len(header))]
-    out = "".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() + "\n" for line in table)
+    out = "".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() + "\n" for line in table)
     ctx.io.write_out(out)
     return 0
 
