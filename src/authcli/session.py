@@ -115,12 +115,12 @@ class Session:
         from .flows import RefreshMalformed, RefreshRejected, RefreshTransient
 
         name = self.profile.name
-        if record.refresh_token is None:
+        flow = self.ctx.flow(self.profile, self.api_origin)
+        if not flow.can_renew(record):
             if rejected is None and record.valid_for(self.ctx.clock()):
                 return record  # nothing to refresh with; use what is left of it
             self.store.delete(name)
             raise SessionExpired(f"session expired, run {login_hint(name)}")
-        flow = self.ctx.flow(self.profile, self.api_origin)
         try:
             try:
                 fresh = flow.refresh(record)

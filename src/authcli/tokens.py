@@ -29,11 +29,14 @@ class TokenRecord:
     obtained_at: float
     api_origin: str
     token_type: str = "Bearer"
+    # An OAuth client's secret is a secret like the tokens: it lives in the record, never in config.
+    client_secret: str | None = None
 
     def __repr__(self) -> str:
         return (
             f"TokenRecord(access_token='***', refresh_token={'***' if self.refresh_token else None!r}, "
-            f"expires_at={self.expires_at!r}, api_origin={self.api_origin!r})"
+            f"expires_at={self.expires_at!r}, api_origin={self.api_origin!r}, "
+            f"client_secret={'***' if self.client_secret else None!r})"
         )
 
     __str__ = __repr__
@@ -76,13 +79,15 @@ class TokenRecord:
                 obtained_at=data["obtained_at"],
                 api_origin=data["api_origin"],
                 token_type=data.get("token_type", "Bearer"),
+                client_secret=data.get("client_secret"),
             )
         except KeyError as exc:
             raise MalformedRecord(f"missing {exc.args[0]}") from None
         if not isinstance(record.access_token, str) or not record.access_token:
             raise MalformedRecord("bad access_token")
-        if record.refresh_token is not None and not isinstance(record.refresh_token, str):
-            raise MalformedRecord("bad refresh_token")
+        for name in ("refresh_token", "client_secret"):
+            if getattr(record, name) is not None and not isinstance(getattr(record, name), str):
+                raise MalformedRecord(f"bad {name}")
         for name in ("expires_at", "obtained_at"):
             value = getattr(record, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
@@ -109,6 +114,7 @@ def record_from_response(
     sent_at: float,
     api_origin: str,
     previous_refresh_token: str | None = None,
+    client_secret: str | None = None,
 ) -> TokenRecord:
     """Build a record from a login or refresh answer (either spelling of the fields)."""
     if not isinstance(data, dict):
@@ -137,6 +143,7 @@ def record_from_response(
         obtained_at=sent_at,
         api_origin=api_origin,
         token_type=str(token_type),
+        client_secret=client_secret,
     )
 
 

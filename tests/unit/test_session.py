@@ -60,6 +60,9 @@ class FakeFlow:
     seen: list[str | None] = field(default_factory=list)
     on_refresh: Any = None
 
+    def can_renew(self, record: TokenRecord) -> bool:
+        return record.refresh_token is not None
+
     def refresh(self, record: TokenRecord) -> TokenRecord:
         self.seen.append(record.refresh_token)
         if self.on_refresh:

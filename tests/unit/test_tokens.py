@@ -69,10 +69,10 @@ def test_record_from_response_rejects(answer: Any) -> None:
 
 
 def test_record_roundtrip_and_repr_hide_values() -> None:
-    record = TokenRecord("secret-access", "secret-refresh", 100.0, 40.0, ORIGIN)
+    record = TokenRecord("V4LUE-access", "V4LUE-refresh", 100.0, 40.0, ORIGIN, client_secret="V4LUE-client")
     assert TokenRecord.from_json(record.to_json()) == record
     for text in (repr(record), str(record), f"{record}"):
-        assert "secret" not in text
+        assert "V4LUE" not in text
     assert record.lifetime == 60.0
     assert record.valid_for(now=70, seconds=29) and not record.valid_for(now=70, seconds=30)
 

@@ -27,6 +27,11 @@ class RefreshMalformed(NetworkError):
 
 
 class Flow(Protocol):
+    def can_renew(self, record: TokenRecord) -> bool:
+        """Whether refresh() can get a new access token for this record (a refresh token, or
+        a grant such as client credentials that simply asks again)."""
+        ...
+
     def refresh(self, record: TokenRecord) -> TokenRecord: ...
 
     def logout(self, record: TokenRecord) -> None: ...

@@ -1,0 +1,62 @@
+"""What every flow does with a token endpoint's answer: one table of outcomes for login and
+for refresh, whichever protocol asked (JSON login API or OAuth 2.0 token endpoint)."""
+
+from __future__ import annotations
+
+import httpx
+
+from ..errors import AuthcliError, LoginFailed, NetworkError
+from ..http import describe_body, host_port, json_body, server_message
+from ..tokens import MalformedResponse, TokenRecord, record_from_response
+from . import RefreshMalformed, RefreshRejected, RefreshTransient
+
+TRANSIENT_STATUS = {408, 429}
+# A 400 carrying one of these is a request the server could not understand (a profile
+# misconfiguration), not a verdict on the refresh token: the tokens are kept.
+NOT_A_VERDICT = {"invalid_request", "invalid_client", "unauthorized_client", "unsupported_grant_type"}
+
+
+def login_result(response: httpx.Response, url: str, sent_at: float, api_origin: str, hint: str) -> TokenRecord:
+    """The record a login answer gives, or the error it means. ``hint``: what to check on a 3xx/4xx."""
+    data = json_body(response)
+    status = response.status_code
+    if status in (400, 401, 403):
+        raise LoginFailed(f"login failed: {server_message(data) or 'invalid credentials'}")
+    if status >= 500:
+        raise NetworkError(f"{host_port(url)} answered HTTP {status} to the login; try again later")
+    if status >= 300:
+        raise AuthcliError(f"login endpoint {url} answered HTTP {status}; {hint}")
+    if data is None:
+        raise NetworkError(
+            f"{host_port(url)} answered the login with {describe_body(response)}, not JSON; is the URL right?"
+        )
+    try:
+        return record_from_response(data, sent_at, api_origin)
+    except MalformedResponse as exc:
+        raise NetworkError(f"unexpected login answer from {host_port(url)}: {exc}") from None
+
+
+def refresh_result(response: httpx.Response, url: str, sent_at: float, record: TokenRecord, hint: str) -> TokenRecord:
+    """The new record a refresh answer gives, or the Refresh* outcome it means (see session.py)."""
+    status = response.status_code
+    data = json_body(response)
+    if status in TRANSIENT_STATUS or status >= 500:
+        raise RefreshTransient(f"{host_port(url)} answered HTTP {status} to the refresh; try again later")
+    if status in (400, 401):
+        error = data.get("error") if isinstance(data, dict) else None
+        if status == 400 and error in NOT_A_VERDICT:
+            raise AuthcliError(f"the refresh was refused ({server_message(data)}); {hint}")
+        raise RefreshRejected(server_message(data) or f"HTTP {status}")
+    if not 200 <= status < 300:
+        raise RefreshMalformed(f"{host_port(url)} answered HTTP {status} to the refresh; tokens kept")
+    if data is None:
+        raise RefreshMalformed(
+            f"{host_port(url)} answered the refresh with {describe_body(response)}, not JSON; tokens kept"
+        )
+    try:
+        return record_from_response(
+            data, sent_at, record.api_origin, previous_refresh_token=record.refresh_token,
+            client_secret=record.client_secret,
+        )
+    except MalformedResponse as exc:
+        raise RefreshMalformed(f"unexpected refresh answer from {host_port(url)}: {exc}; tokens kept") from None
