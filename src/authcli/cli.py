@@ -86,19 +86,34 @@ def _root(
     "authcli login --api-url https://api.example.com --email me@example.com",
     "printf %s \"$PASSWORD\" | authcli login --email ci@example.com --password-stdin",
     "authcli login --profile staging --api-url https://staging.example.com --storage file",
+    "AUTHCLI_CLIENT_SECRET=... authcli login --issuer https://auth.example.com --client-id ci --flow client-credentials",
 ))
 def login(
     tctx: typer.Context,
     profile: ProfileOpt = None,
-    api_url: Annotated[Optional[str], typer.Option("--api-url", help="API base URL (https, or http on loopback) [env: AUTHCLI_API_URL].", show_default=False)] = None,
-    email: Annotated[Optional[str], typer.Option("--email", help="Account email; prompted for on a terminal.", show_default=False)] = None,
+    api_url: Annotated[Optional[str], typer.Option("--api-url", metavar="URL", help="API base URL (https, or http on loopback) [env: AUTHCLI_API_URL].", show_default=False)] = None,
+    email: Annotated[Optional[str], typer.Option("--email", metavar="EMAIL", help="Account email; prompted for on a terminal.", show_default=False)] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")] = False,
-    storage: Annotated[Optional[str], typer.Option("--storage", help="keyring (default) or file [env: AUTHCLI_STORAGE].", show_default=False)] = None,
+    storage: Annotated[Optional[str], typer.Option("--storage", metavar="keyring|file", help="keyring (default) or file [env: AUTHCLI_STORAGE].", show_default=False)] = None,
+    issuer: Annotated[Optional[str], typer.Option("--issuer", metavar="URL", help="OAuth: the authorization server, for discovery.", show_default=False)] = None,
+    client_id: Annotated[Optional[str], typer.Option("--client-id", metavar="ID", help="OAuth: client ID.", show_default=False)] = None,
+    scope: Annotated[Optional[str], typer.Option("--scope", metavar="SCOPES", help='OAuth: scopes, e.g. "openid offline_access".', show_default=False)] = None,
+    flow: Annotated[Optional[str], typer.Option("--flow", metavar="GRANT", help="OAuth grant: password (default) or client-credentials.", show_default=False)] = None,
+    token_endpoint: Annotated[Optional[str], typer.Option("--token-endpoint", metavar="URL", help="OAuth: token endpoint, for servers without discovery.", show_default=False)] = None,
+    revocation_endpoint: Annotated[Optional[str], typer.Option("--revocation-endpoint", metavar="URL", help="OAuth: revocation endpoint (RFC 7009).", show_default=False)] = None,
+    client_auth: Annotated[Optional[str], typer.Option("--client-auth", metavar="METHOD", help="OAuth: none, client_secret_basic or client_secret_post.", show_default=False)] = None,
+    client_secret_stdin: Annotated[bool, typer.Option("--client-secret-stdin", help="OAuth: read the client secret from stdin [env: AUTHCLI_CLIENT_SECRET].")] = False,
+    audience: Annotated[Optional[str], typer.Option("--audience", metavar="AUDIENCE", help="OAuth: audience parameter.", show_default=False)] = None,
+    resource: Annotated[Optional[str], typer.Option("--resource", metavar="URI", help="OAuth: resource indicator (RFC 8707).", show_default=False)] = None,
 ) -> int:
     """Sign in and keep the tokens in the OS keyring."""
     from .commands import login as cmd
 
-    return cmd.run(cmd.LoginOptions(profile, api_url, email, password_stdin, storage), _ctx(tctx))
+    opts = cmd.LoginOptions(
+        profile, api_url, email, password_stdin, storage, issuer, client_id, scope, flow, token_endpoint,
+        revocation_endpoint, client_auth, client_secret_stdin, audience, resource,
+    )
+    return cmd.run(opts, _ctx(tctx))
 
 
 @app.command(epilog=_examples("authcli logout", "authcli logout --all"))
@@ -227,7 +242,7 @@ def dev_server(
     clock_skew: Annotated[float, typer.Option("--clock-skew", metavar="SECONDS", help="Run the server's clock ahead (or behind, negative).")] = 0.0,
     refresh_delay: Annotated[float, typer.Option("--refresh-delay", metavar="SECONDS", help="Delay every refresh answer.")] = 0.0,
     no_expires_in: Annotated[bool, typer.Option("--no-expires-in", help="Leave the lifetime out of token answers.")] = False,
-    token_style: Annotated[str, typer.Option("--token-style", help="camel (accessToken) or snake (access_token).")] = "camel",
+    token_style: Annotated[str, typer.Option("--token-style", metavar="camel|snake", help="camel (accessToken) or snake (access_token).")] = "camel",
     tls_cert: Annotated[Optional[str], typer.Option("--tls-cert", metavar="PEM", help="Serve https with this certificate (with --tls-key).", show_default=False)] = None,
     tls_key: Annotated[Optional[str], typer.Option("--tls-key", metavar="PEM", help="The certificate's private key.", show_default=False)] = None,
 ) -> int:

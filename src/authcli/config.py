@@ -70,6 +70,17 @@ class Profile:
     lock_timeout: float = 30.0
     timeout: float = 30.0
     ca_bundle: str | None = None
+    # OAuth 2.0 (flow = "oauth"); see flows/oauth.py
+    flow: str = "json"
+    issuer: str | None = None
+    client_id: str | None = None
+    scope: str | None = None
+    grant: str | None = None
+    client_auth: str | None = None
+    token_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    audience: str | None = None
+    resource: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_toml(self) -> dict[str, Any]:
@@ -88,6 +99,14 @@ class Profile:
 _STR_KEYS = {
     "api_url", "storage", "login_path", "refresh_path", "logout_path", "me_path",
     "login_user_field", "login_password_field", "refresh_field", "ca_bundle",
+    "flow", "issuer", "client_id", "scope", "grant", "client_auth", "token_endpoint", "revocation_endpoint",
+    "audience", "resource",
+}
+_CHOICES = {
+    "storage": STORAGES,
+    "flow": ("json", "oauth"),
+    "grant": ("password", "client-credentials"),
+    "client_auth": ("none", "client_secret_basic", "client_secret_post"),
 }
 _NUM_KEYS = {"lock_timeout", "timeout"}
 
@@ -108,8 +127,9 @@ def _profile_from_toml(name: str, table: Any, path: Path) -> Profile:
             known[key] = float(value)
         else:
             extra[key] = value  # kept as written, so a newer authcli's settings survive a save
-    if known.get("storage", "keyring") not in STORAGES:
-        raise UsageError(f"config file {path}: profiles.{name}.storage must be 'keyring' or 'file'")
+    for key, choices in _CHOICES.items():
+        if key in known and known[key] not in choices:
+            raise UsageError(f"config file {path}: profiles.{name}.{key} must be one of {', '.join(choices)}")
     return Profile(name=name, extra=extra, **known)
 
 

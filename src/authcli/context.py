@@ -48,6 +48,10 @@ class Context:
         return make_store(profile.storage, self.paths, self.env)
 
     def flow(self, profile: Profile, api_origin: str) -> Flow:
+        if profile.flow == "oauth":
+            from .flows.oauth import OAuthFlow
+
+            return OAuthFlow(profile, self.env, api_origin, clock=self.clock)
         from .flows.jsonapi import JsonApiFlow
 
         return JsonApiFlow(profile, self.env, api_origin, clock=self.clock)

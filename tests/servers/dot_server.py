@@ -49,6 +49,7 @@ def configure(db_path: str, access_ttl: int) -> None:
             "REFRESH_TOKEN_REUSE_PROTECTION": True,
             "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
             "PKCE_REQUIRED": False,
+            "ALWAYS_RELOAD_OAUTHLIB_CORE": True,  # so /_admin/access_ttl takes effect at once
         },
     )
     django.setup()
@@ -68,6 +69,15 @@ STATS: Counter[str] = Counter()
 STATS_LOCK = threading.Lock()
 
 
+def access_ttl(request: Any) -> Any:
+    """POST /_admin/access_ttl?seconds=N: the lifetime of access tokens issued from now on."""
+    from django.http import JsonResponse
+    from oauth2_provider.settings import oauth2_settings
+
+    oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS = int(request.GET["seconds"])
+    return JsonResponse({"access_ttl": oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS})
+
+
 def stats(request: Any) -> Any:
     from django.http import JsonResponse
 
@@ -82,6 +92,7 @@ def _urls() -> list[Any]:
         path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
         path("api/me", me),
         path("_stats", stats),
+        path("_admin/access_ttl", access_ttl),
     ]
 
 

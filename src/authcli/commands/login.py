@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from ..config import Profile, effective, storage_for
 from ..context import Context
@@ -19,6 +20,21 @@ class LoginOptions:
     email: str | None = None
     password_stdin: bool = False
     storage: str | None = None
+    # OAuth 2.0 (any of these makes the profile an OAuth one)
+    issuer: str | None = None
+    client_id: str | None = None
+    scope: str | None = None
+    flow: str | None = None
+    token_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    client_auth: str | None = None
+    client_secret_stdin: bool = False
+    audience: str | None = None
+    resource: str | None = None
+
+    @property
+    def oauth(self) -> bool:
+        return any((self.issuer, self.client_id, self.token_endpoint, self.flow, self.client_secret_stdin))
 
 
 def _prompt(ctx: Context, label: str) -> str:
@@ -47,12 +63,77 @@ def _password(opts: LoginOptions, ctx: Context) -> str:
     raise UsageError("no password: pipe it in with --password-stdin, or run authcli login in a terminal")
 
 
+def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profile:
+    """The profile's OAuth settings from flags, else what it had; endpoints from discovery."""
+    from ..flows.oauth import discover, endpoint
+
+    grant = opts.flow or existing.grant or "password"
+    if grant in ("device", "browser"):
+        raise UsageError(f"--flow {grant} is not supported yet; use --flow password or --flow client-credentials")
+    if grant not in ("password", "client-credentials"):
+        raise UsageError(f"unknown --flow {grant!r}: use password or client-credentials")
+    client_auth = opts.client_auth or existing.client_auth
+    if client_auth not in (None, "none", "client_secret_basic", "client_secret_post"):
+        raise UsageError(f"unknown --client-auth {client_auth!r}: use none, client_secret_basic or client_secret_post")
+    client_id = opts.client_id or existing.client_id
+    if not client_id:
+        raise UsageError("no OAuth client: pass --client-id ID")
+    issuer = opts.issuer or existing.issuer
+    if issuer:
+        issuer = endpoint(issuer, "--issuer")
+    token_endpoint = opts.token_endpoint
+    revocation_endpoint = opts.revocation_endpoint
+    if not token_endpoint:
+        if not issuer:
+            raise UsageError("pass --issuer URL (for discovery) or --token-endpoint URL")
+        # Discovery runs on every login, so `authcli login` is how a profile picks up new endpoints.
+        meta = discover(existing, ctx.env, issuer)
+        token_endpoint = meta["token_endpoint"]
+        revocation_endpoint = revocation_endpoint or meta.get("revocation_endpoint")
+    return replace(
+        existing,
+        flow="oauth",
+        issuer=issuer,
+        client_id=client_id,
+        scope=opts.scope or existing.scope,
+        grant=grant,
+        client_auth=client_auth,
+        token_endpoint=endpoint(token_endpoint, "token endpoint"),
+        revocation_endpoint=endpoint(revocation_endpoint, "revocation endpoint") if revocation_endpoint else None,
+        audience=opts.audience or existing.audience,
+        resource=opts.resource or existing.resource,
+    )
+
+
+def _client_secret(opts: LoginOptions, ctx: Context, profile: Profile) -> str | None:
+    if opts.client_secret_stdin:
+        if opts.password_stdin:
+            raise UsageError("--password-stdin and --client-secret-stdin both read stdin; "
+                             "pass the client secret in AUTHCLI_CLIENT_SECRET instead")
+        secret = ctx.io.stdin.read().rstrip("\r\n")
+        if not secret:
+            raise UsageError("--client-secret-stdin: nothing was read from standard input")
+        return secret
+    if ctx.env.get("AUTHCLI_CLIENT_SECRET"):
+        return ctx.env["AUTHCLI_CLIENT_SECRET"]
+    if profile.grant == "client-credentials" or profile.client_auth not in (None, "none"):
+        if ctx.io.can_prompt:
+            import getpass
+
+            return getpass.getpass("Client secret: ", stream=ctx.io.stderr)
+        raise UsageError("no client secret: pipe it in with --client-secret-stdin, or set AUTHCLI_CLIENT_SECRET")
+    return None
+
+
 def run(opts: LoginOptions, ctx: Context) -> int:
     config = ctx.config
     name = check_profile_name(opts.profile or config.default_name(ctx.env))
     existing = config.profiles.get(name) or Profile(name=name)
+    oauth = opts.oauth or existing.flow == "oauth"
+    if oauth:
+        existing = _oauth_profile(opts, ctx, existing)
 
-    api_url = opts.api_url or ctx.env.get("AUTHCLI_API_URL") or existing.api_url
+    api_url = opts.api_url or ctx.env.get("AUTHCLI_API_URL") or existing.api_url or (oauth and existing.issuer)
     if not api_url:
         if not ctx.io.can_prompt:
             raise UsageError(f"no API URL for profile '{name}': pass --api-url URL")
@@ -67,15 +148,19 @@ def run(opts: LoginOptions, ctx: Context) -> int:
     except CorruptRecord:
         pass  # about to be replaced
 
-    email = opts.email
-    if not email:
-        if not ctx.io.can_prompt:
-            raise UsageError("no email: pass --email EMAIL")
-        email = _prompt(ctx, "Email")
-    password = _password(opts, ctx)
+    secret = _client_secret(opts, ctx, profile) if oauth else None
+    email = password = None
+    if not (oauth and profile.grant == "client-credentials"):
+        email = opts.email
+        if not email:
+            if not ctx.io.can_prompt:
+                raise UsageError("no email: pass --email EMAIL" + (" (the user name)" if oauth else ""))
+            email = _prompt(ctx, "User" if oauth else "Email")
+        password = _password(opts, ctx)
 
     with ctx.lock(profile):
-        record = ctx.flow(profile, session.api_origin).login(email, password)
+        flow: Any = ctx.flow(profile, session.api_origin)
+        record = flow.login(email, password, secret) if oauth else flow.login(email, password)
         session.store.save(name, record)
         if name in config.profiles and existing.storage != storage:
             _forget_old_copy(ctx, existing, name)
@@ -87,7 +172,8 @@ def run(opts: LoginOptions, ctx: Context) -> int:
             f"tokens for profile '{name}' are stored in {session.store.location(name)}, "
             "protected only by file permissions"
         )
-    ctx.io.info(f"Logged in to {api_url} as {email} (profile '{name}', {storage} storage)")
+    who = email or f"client {profile.client_id}"
+    ctx.io.info(f"Logged in to {api_url} as {who} (profile '{name}', {storage} storage)")
     return 0
 
 

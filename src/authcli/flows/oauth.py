@@ -1,0 +1,151 @@
+"""OAuth 2.0 at a token endpoint (RFC 6749): the password and client-credentials grants,
+refresh with grant_type=refresh_token, revocation on logout (RFC 7009), and endpoint
+discovery (RFC 8414 / OpenID Connect Discovery).
+
+The refresh engine treats this flow like any other: rotation, adopting a sibling's rotation,
+invalid_grant ending the session and transient errors keeping it are all session.py's.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Mapping
+from urllib.parse import quote
+
+import httpx
+
+from ..config import Profile
+from ..errors import NetworkError, UsageError
+from ..http import describe_body, host_port, json_body, make_client, translate
+from ..tokens import TokenRecord
+from ..urls import check_api_url
+from . import RefreshTransient
+from .common import login_result, refresh_result
+
+GRANTS = ("password", "client-credentials")
+CLIENT_AUTH = ("none", "client_secret_basic", "client_secret_post")
+WELL_KNOWN = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
+
+
+def discover(profile: Profile, env: Mapping[str, str], issuer: str) -> dict[str, Any]:
+    """The provider's metadata: OpenID Connect discovery, else RFC 8414."""
+    tried = []
+    with make_client(profile, env) as client:
+        for suffix in WELL_KNOWN:
+            url = issuer.rstrip("/") + suffix
+            tried.append(url)
+            try:
+                response = client.get(url, headers={"Accept": "application/json"})
+            except httpx.HTTPError as exc:
+                raise translate(exc, url, profile.timeout) from None
+            if response.status_code == 404:
+                continue
+            data = json_body(response)
+            if response.status_code != 200 or not isinstance(data, dict):
+                raise NetworkError(
+                    f"discovery at {url} answered HTTP {response.status_code} with {describe_body(response)}"
+                )
+            if not isinstance(data.get("token_endpoint"), str):
+                raise UsageError(f"the discovery document at {url} has no token_endpoint; pass --token-endpoint URL")
+            return data
+    raise UsageError(f"no discovery document at {' or '.join(tried)}; check --issuer, or pass --token-endpoint URL")
+
+
+class OAuthFlow:
+    def __init__(
+        self,
+        profile: Profile,
+        env: Mapping[str, str],
+        api_origin: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not profile.token_endpoint or not profile.client_id:
+            raise UsageError(f"profile '{profile.name}' has no token_endpoint or client_id; run authcli login again")
+        self.profile = profile
+        self.env = env
+        self.api_origin = api_origin
+        self.clock = clock
+
+    # -- the token endpoint ------------------------------------------------------------------
+
+    def _client_auth(self, form: dict[str, str], secret: str | None) -> dict[str, str]:
+        """Adds client authentication to ``form``; returns extra headers."""
+        method = self.profile.client_auth or ("client_secret_basic" if secret else "none")
+        client_id = self.profile.client_id or ""
+        if method == "none" or not secret:
+            form["client_id"] = client_id
+            return {}
+        if method == "client_secret_post":
+            form["client_id"] = client_id
+            form["client_secret"] = secret
+            return {}
+        import base64
+
+        # RFC 6749 2.3.1: both parts form-urlencoded before Basic encoding.
+        pair = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+    def _token_request(self, form: dict[str, str], secret: str | None) -> tuple[httpx.Response, str, float]:
+        url = self.profile.token_endpoint or ""
+        for name in ("scope", "audience", "resource"):
+            value = getattr(self.profile, name)
+            if value and name not in form:
+                form[name] = value
+        headers = {"Accept": "application/json", **self._client_auth(form, secret)}
+        sent_at = self.clock()
+        with make_client(self.profile, self.env) as client:
+            return client.post(url, data=form, headers=headers), url, sent_at
+
+    def login(self, user: str | None, password: str | None, secret: str | None) -> TokenRecord:
+        if self.profile.grant == "client-credentials":
+            form = {"grant_type": "client_credentials"}
+        else:
+            form = {"grant_type": "password", "username": user or "", "password": password or ""}
+        try:
+            response, url, sent_at = self._token_request(form, secret)
+        except httpx.HTTPError as exc:
+            raise translate(exc, self.profile.token_endpoint or "", self.profile.timeout) from None
+        record = login_result(response, url, sent_at, self.api_origin, "check --token-endpoint and the client settings")
+        return TokenRecord(
+            record.access_token, record.refresh_token, record.expires_at, record.obtained_at,
+            record.api_origin, record.token_type, client_secret=secret,
+        )
+
+    def can_renew(self, record: TokenRecord) -> bool:
+        return record.refresh_token is not None or self.profile.grant == "client-credentials"
+
+    def refresh(self, record: TokenRecord) -> TokenRecord:
+        if record.refresh_token is not None:
+            form = {"grant_type": "refresh_token", "refresh_token": record.refresh_token}
+        else:  # client credentials: no refresh token, just ask again
+            form = {"grant_type": "client_credentials"}
+        try:
+            response, url, sent_at = self._token_request(form, record.client_secret)
+        except httpx.HTTPError as exc:
+            raise RefreshTransient(translate(exc, self.profile.token_endpoint or "", self.profile.timeout).message) from None
+        return refresh_result(response, url, sent_at, record, "check the profile's client settings")
+
+    def logout(self, record: TokenRecord) -> None:
+        """Revoke the refresh token (RFC 7009) when the provider has a revocation endpoint."""
+        url = self.profile.revocation_endpoint
+        token = record.refresh_token or record.access_token
+        if not url:
+            return
+        form = {"token": token, "token_type_hint": "refresh_token" if record.refresh_token else "access_token"}
+        headers = self._client_auth(form, record.client_secret)
+        try:
+            with make_client(self.profile, self.env, timeout=min(self.profile.timeout, 10.0)) as client:
+                response = client.post(url, data=form, headers=headers)
+        except httpx.HTTPError as exc:
+            raise translate(exc, url, min(self.profile.timeout, 10.0)) from None
+        if response.status_code >= 400:
+            raise NetworkError(f"{host_port(url)} answered HTTP {response.status_code} to the revocation")
+
+
+def endpoint(url: str, what: str) -> str:
+    """Endpoints carry secrets (passwords, client secrets, refresh tokens): https, or loopback."""
+    try:
+        check_api_url(url)
+    except UsageError as exc:
+        raise UsageError(f"{what}: {exc.message}") from None
+    return url.strip()  # as given: a trailing slash can matter to the server

@@ -1,0 +1,171 @@
+"""OAuth 2.0 against a real authorization server nobody on this project wrote:
+django-oauth-toolkit (tests/servers/dot_server.py), with rotating refresh tokens and reuse
+protection (a spent refresh token presented again revokes the grant)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Cli, Result, one_error_line
+from tests.integration.test_refresh import parallel
+
+pytest.importorskip("oauth2_provider", reason="django-oauth-toolkit is a test dependency: pip install -e .[test]")
+
+SERVER = Path(__file__).resolve().parents[1] / "servers" / "dot_server.py"
+
+
+@dataclass
+class Dot:
+    url: str
+    password_client: str
+    cc_client: str
+    cc_secret: str
+    proc: subprocess.Popen[str]
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=30) as response:
+            return json.load(response)
+
+    def stats(self) -> dict[str, int]:
+        return self.get("/_stats")  # type: ignore[no-any-return]
+
+    def access_ttl(self, seconds: int) -> None:
+        self.get(f"/_admin/access_ttl?seconds={seconds}")
+
+    def token_request(self, **form: str) -> tuple[int, dict[str, Any]]:
+        data = urllib.parse.urlencode(form).encode()
+        try:
+            with urllib.request.urlopen(self.url + "/o/token/", data=data, timeout=30) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.load(exc)
+
+
+@pytest.fixture
+def dot(tmp_path: Path) -> Iterator[Dot]:
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--access-ttl", "300"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
+    assert proc.stdout is not None
+    info = json.loads(proc.stdout.readline())
+    yield Dot(info["url"], info["password_client"], info["cc_client"], info["cc_secret"], proc)
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def password_login(cli: Cli, dot: Dot, *extra: str, password: str = "alice-password") -> Result:
+    return cli.run("login", "--token-endpoint", f"{dot.url}/o/token/", "--revocation-endpoint",
+                   f"{dot.url}/o/revoke_token/", "--client-id", dot.password_client, "--api-url", dot.url,
+                   "--email", "alice", "--password-stdin", "--storage", "file", *extra, input=password + "\n")
+
+
+def cc_login(cli: Cli, dot: Dot, secret: str | None = None) -> Result:
+    return cli.run("login", "--profile", "svc", "--token-endpoint", f"{dot.url}/o/token/", "--client-id",
+                   dot.cc_client, "--flow", "client-credentials", "--api-url", dot.url, "--storage", "file",
+                   AUTHCLI_CLIENT_SECRET=secret or dot.cc_secret)
+
+
+def expire(cli: Cli, dot: Dot, login: Any) -> None:
+    dot.access_ttl(2)
+    assert login(cli, dot).code == 0
+    dot.access_ttl(300)
+    time.sleep(2.2)
+
+
+def test_password_grant_call_and_whoami(cli: Cli, dot: Dot) -> None:
+    result = password_login(cli, dot)
+    assert result.code == 0, result
+    assert "as alice" in result.err
+    me = cli.run("call", "/api/me")
+    assert me.code == 0 and json.loads(me.out)["username"] == "alice"
+    info = json.loads(cli.run("whoami", "--json").out)
+    assert info["refresh_token"] is True and info["access_token_valid"] is True
+    config = (cli.home / "config.toml").read_text()
+    assert 'flow = "oauth"' in config and "grant = \"password\"" in config
+    assert "alice-password" not in config
+
+
+def test_concurrent_refresh_uses_the_refresh_token_once(cli: Cli, dot: Dot) -> None:
+    expire(cli, dot, password_login)
+    results = parallel(cli, 30, "token")
+    assert all(r.code == 0 for r in results), [r for r in results if r.code][:3]
+    assert len({r.out for r in results}) == 1
+    stats = dot.stats()
+    assert stats.get("refresh_token:200") == 1 and "refresh_token:400" not in stats, stats
+    assert cli.run("call", "/api/me").code == 0  # the grant survived
+
+
+def test_without_the_lock_the_provider_revokes_the_grant(cli: Cli, dot: Dot) -> None:
+    expire(cli, dot, password_login)
+    parallel(cli, 30, "token", AUTHCLI_TEST_DISABLE_LOCK="1")
+    assert dot.stats().get("refresh_token:400", 0) >= 1
+    time.sleep(0.1)
+    assert cli.run("call", "/api/me").code in (1, 4)  # revoked: the retry's refresh is refused
+
+
+def test_client_credentials_fetch_one_token_for_many_jobs(cli: Cli, dot: Dot) -> None:
+    expire(cli, dot, cc_login)
+    results = parallel(cli, 20, "token", "--profile", "svc")
+    assert all(r.code == 0 for r in results)
+    assert len({r.out for r in results}) == 1
+    assert dot.stats()["client_credentials:200"] == 2  # the login, then one renewal
+    me = cli.run("call", "-p", "svc", "/api/me")
+    assert json.loads(me.out)["client_id"] == dot.cc_client
+    # The client secret lives with the tokens, never in the config file.
+    assert dot.cc_secret not in (cli.home / "config.toml").read_text()
+    assert dot.cc_secret in (cli.home / "state" / "tokens" / "svc.json").read_text()
+
+
+def test_logout_revokes_the_refresh_token(cli: Cli, dot: Dot) -> None:
+    assert password_login(cli, dot).code == 0
+    refresh_token = json.loads((cli.home / "state" / "tokens" / "default.json").read_text())["refresh_token"]
+    assert cli.run("logout").code == 0
+    status, body = dot.token_request(grant_type="refresh_token", refresh_token=refresh_token,
+                                     client_id=dot.password_client)
+    assert status == 400 and body["error"] == "invalid_grant"
+
+
+def test_revoked_grant_ends_the_session(cli: Cli, dot: Dot) -> None:
+    expire(cli, dot, password_login)
+    refresh_token = json.loads((cli.home / "state" / "tokens" / "default.json").read_text())["refresh_token"]
+    data = urllib.parse.urlencode({"token": refresh_token, "client_id": dot.password_client}).encode()
+    urllib.request.urlopen(dot.url + "/o/revoke_token/", data=data, timeout=30).close()
+    result = cli.run("token")
+    assert result.code == 4
+    assert one_error_line(result) == "authcli: session expired, run authcli login"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--issuer", "http://127.0.0.1:9", "--client-id", "x"], 5, "cannot reach 127.0.0.1:9"),
+        (["--issuer", "{dot}", "--client-id", "x"], 2, "no discovery document"),
+        (["--issuer", "http://auth.example.com", "--client-id", "x"], 2, "--issuer: refusing http://"),
+        (["--token-endpoint", "{dot}/o/token/"], 2, "no OAuth client: pass --client-id"),
+        (["--token-endpoint", "{dot}/o/token/", "--client-id", "x", "--flow", "device"], 2, "not supported yet"),
+    ],
+    ids=["unreachable issuer", "no discovery", "http issuer", "no client id", "device flow"],
+)
+def test_bad_oauth_input(cli: Cli, dot: Dot, args: list[str], code: int, message: str) -> None:
+    args = [a.replace("{dot}", dot.url) for a in args]
+    result = cli.run("login", *args, "--api-url", dot.url, "--email", "alice", "--password-stdin",
+                     "--storage", "file", input="alice-password\n")
+    assert result.code == code, result
+    assert message in one_error_line(result)
+
+
+def test_wrong_password_and_wrong_client_secret_are_exit_4(cli: Cli, dot: Dot) -> None:
+    wrong = password_login(cli, dot, password="nope")
+    assert wrong.code == 4 and "login failed: " in one_error_line(wrong)
+    bad_secret = cc_login(cli, dot, secret="not-the-secret")
+    assert bad_secret.code == 4 and "login failed: " in one_error_line(bad_secret)
