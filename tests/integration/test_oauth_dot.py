@@ -93,6 +93,10 @@ def test_password_grant_call_and_whoami(cli: Cli, dot: Dot) -> None:
     config = (cli.home / "config.toml").read_text()
     assert 'flow = "oauth"' in config and "grant = \"password\"" in config
     assert "alice-password" not in config
+    # Logging in again needs only the credentials: the profile remembers the rest.
+    again = cli.run("login", "--email", "alice", "--password-stdin", input="alice-password\n")
+    assert again.code == 0, again
+    assert (cli.home / "config.toml").read_text() == config
 
 
 def test_concurrent_refresh_uses_the_refresh_token_once(cli: Cli, dot: Dot) -> None:

@@ -83,13 +83,16 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
         issuer = endpoint(issuer, "--issuer")
     token_endpoint = opts.token_endpoint
     revocation_endpoint = opts.revocation_endpoint
-    if not token_endpoint:
-        if not issuer:
-            raise UsageError("pass --issuer URL (for discovery) or --token-endpoint URL")
+    if not token_endpoint and issuer:
         # Discovery runs on every login, so `authcli login` is how a profile picks up new endpoints.
         meta = discover(existing, ctx.env, issuer)
         token_endpoint = meta["token_endpoint"]
         revocation_endpoint = revocation_endpoint or meta.get("revocation_endpoint")
+    elif not token_endpoint:
+        token_endpoint = existing.token_endpoint  # named at an earlier login
+        revocation_endpoint = revocation_endpoint or existing.revocation_endpoint
+    if not token_endpoint:
+        raise UsageError("pass --issuer URL (for discovery) or --token-endpoint URL")
     return replace(
         existing,
         flow="oauth",

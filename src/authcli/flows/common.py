@@ -3,7 +3,12 @@ for refresh, whichever protocol asked (JSON login API or OAuth 2.0 token endpoin
 
 from __future__ import annotations
 
+import time
+from typing import Callable, Mapping
+
 import httpx
+
+from ..config import Profile
 
 from ..errors import AuthcliError, LoginFailed, NetworkError
 from ..http import describe_body, host_port, json_body, server_message
@@ -60,3 +65,20 @@ def refresh_result(response: httpx.Response, url: str, sent_at: float, record: T
         )
     except MalformedResponse as exc:
         raise RefreshMalformed(f"unexpected refresh answer from {host_port(url)}: {exc}; tokens kept") from None
+
+
+class HttpFlow:
+    """What every flow holds: the profile, the environment (proxies, CA bundles), the API's
+    origin for the records it makes, and the clock that stamps expiry."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        env: Mapping[str, str],
+        api_origin: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.profile = profile
+        self.env = env
+        self.api_origin = api_origin
+        self.clock = clock

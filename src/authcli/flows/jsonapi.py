@@ -13,22 +13,14 @@ from ..http import host_port, make_client, translate
 from ..tokens import TokenRecord
 from ..urls import join
 from . import RefreshTransient
-from .common import login_result, refresh_result
+from .common import HttpFlow, login_result, refresh_result
 
 
-class JsonApiFlow:
-    def __init__(
-        self,
-        profile: Profile,
-        env: Mapping[str, str],
-        api_origin: str,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+class JsonApiFlow(HttpFlow):
+    def __init__(self, profile: Profile, env: Mapping[str, str], api_origin: str,
+                 clock: Callable[[], float] = time.time) -> None:
         assert profile.api_url
-        self.profile = profile
-        self.env = env
-        self.api_origin = api_origin
-        self.clock = clock
+        super().__init__(profile, env, api_origin, clock)
 
     def _post(self, path: str, body: dict[str, Any], timeout: float | None = None) -> httpx.Response:
         url = join(self.profile.api_url or "", path)

@@ -20,7 +20,7 @@ from ..http import describe_body, host_port, json_body, make_client, translate
 from ..tokens import TokenRecord
 from ..urls import check_api_url
 from . import RefreshTransient
-from .common import login_result, refresh_result
+from .common import HttpFlow, login_result, refresh_result
 
 GRANTS = ("password", "client-credentials")
 CLIENT_AUTH = ("none", "client_secret_basic", "client_secret_post")
@@ -51,20 +51,12 @@ def discover(profile: Profile, env: Mapping[str, str], issuer: str) -> dict[str,
     raise UsageError(f"no discovery document at {' or '.join(tried)}; check --issuer, or pass --token-endpoint URL")
 
 
-class OAuthFlow:
-    def __init__(
-        self,
-        profile: Profile,
-        env: Mapping[str, str],
-        api_origin: str,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+class OAuthFlow(HttpFlow):
+    def __init__(self, profile: Profile, env: Mapping[str, str], api_origin: str,
+                 clock: Callable[[], float] = time.time) -> None:
         if not profile.token_endpoint or not profile.client_id:
             raise UsageError(f"profile '{profile.name}' has no token_endpoint or client_id; run authcli login again")
-        self.profile = profile
-        self.env = env
-        self.api_origin = api_origin
-        self.clock = clock
+        super().__init__(profile, env, api_origin, clock)
 
     # -- the token endpoint ------------------------------------------------------------------
 
