@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 from ..config import Profile, effective, storage_for
 from ..context import Context
@@ -162,8 +161,7 @@ def run(opts: LoginOptions, ctx: Context) -> int:
         password = _password(opts, ctx)
 
     with ctx.lock(profile):
-        flow: Any = ctx.flow(profile, session.api_origin)
-        record = flow.login(email, password, secret) if oauth else flow.login(email, password)
+        record = ctx.flow(profile, session.api_origin).login(email, password, secret)
         session.store.save(name, record)
         if name in config.profiles and existing.storage != storage:
             _forget_old_copy(ctx, existing, name)

@@ -27,6 +27,8 @@ class RefreshMalformed(NetworkError):
 
 
 class Flow(Protocol):
+    def login(self, user: str | None, password: str | None, secret: str | None = None) -> TokenRecord: ...
+
     def can_renew(self, record: TokenRecord) -> bool:
         """Whether refresh() can get a new access token for this record (a refresh token, or
         a grant such as client credentials that simply asks again)."""

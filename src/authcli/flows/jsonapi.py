@@ -27,7 +27,8 @@ class JsonApiFlow(HttpFlow):
         with make_client(self.profile, self.env, timeout=timeout) as client:
             return client.post(url, json=body, headers={"Accept": "application/json"})
 
-    def login(self, user: str, password: str) -> TokenRecord:
+    def login(self, user: str | None, password: str | None, secret: str | None = None) -> TokenRecord:
+        """``secret`` (an OAuth client secret) has no place in this protocol and is ignored."""
         url = join(self.profile.api_url or "", self.profile.login_path)
         sent_at = self.clock()
         body = {self.profile.login_user_field: user, self.profile.login_password_field: password}
