@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,3 +79,85 @@ def test_missing_ca_file_is_a_usage_error(cli: Cli, tls_server: DevServer) -> No
     result = login(cli, tls_server, REQUESTS_CA_BUNDLE="/no/such/ca.pem")
     assert result.code == 2
     assert "CA bundle /no/such/ca.pem does not exist" in one_error_line(result)
+
+
+class ConnectProxy:
+    """A minimal HTTPS proxy: answers CONNECT, then pipes bytes both ways; records each target."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.targets: list[str] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: Any) -> None:
+        import socket
+        import threading
+
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        method, target = head.split(b" ")[:2]
+        if method != b"CONNECT":
+            client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            client.close()
+            return
+        self.targets.append(target.decode())
+        host, port = target.decode().rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+
+        def pipe(src: Any, dst: Any) -> None:
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for sock in (src, dst):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        pipe(client, upstream)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture
+def proxy() -> Iterator[ConnectProxy]:
+    p = ConnectProxy()
+    yield p
+    p.close()
+
+
+def test_https_proxy_and_no_proxy_are_honoured(cli: Cli, tls_server: DevServer, certificate: tuple[Path, Path],
+                                               proxy: ConnectProxy) -> None:
+    cert = str(certificate[0])
+    assert login(cli, tls_server, REQUESTS_CA_BUNDLE=cert).code == 0
+    port = tls_server.url.rsplit(":", 1)[1]
+    through = cli.run("call", "/users/me", "--cacert", cert, HTTPS_PROXY=proxy.url)
+    assert through.code == 0, through
+    assert proxy.targets == [f"127.0.0.1:{port}"]
+    around = cli.run("call", "/users/me", "--cacert", cert, HTTPS_PROXY=proxy.url, NO_PROXY="127.0.0.1")
+    assert around.code == 0, around
+    assert proxy.targets == [f"127.0.0.1:{port}"]  # NO_PROXY: not through the proxy this time
