@@ -115,3 +115,16 @@ def test_no_keyring_is_reported_before_asking_for_the_password(cli: Cli, server:
     assert code == 6
     assert "no OS keyring is available" in shown
     assert "Email:" not in shown and "Password:" not in shown
+
+
+def test_waiting_for_the_lock_is_announced_on_a_terminal(cli: Cli, server: DevServer) -> None:
+    from filelock import FileLock
+
+    from tests.integration.test_refresh import expired_session
+
+    expired_session(cli, server)
+    with FileLock(str(cli.home / "state" / "locks" / "default.lock")):
+        code, shown = on_tty(cli, "token", AUTHCLI_LOCK_TIMEOUT="4")
+    assert code == 6
+    assert "authcli: waiting for another authcli process using profile 'default'..." in shown
+    assert "held the lock for profile 'default' for more than 4s" in shown
