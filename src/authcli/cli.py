@@ -98,20 +98,21 @@ def login(
     issuer: Annotated[Optional[str], typer.Option("--issuer", metavar="URL", help="OAuth: the authorization server, for discovery.", show_default=False)] = None,
     client_id: Annotated[Optional[str], typer.Option("--client-id", metavar="ID", help="OAuth: client ID.", show_default=False)] = None,
     scope: Annotated[Optional[str], typer.Option("--scope", metavar="SCOPES", help='OAuth: scopes, e.g. "openid offline_access".', show_default=False)] = None,
-    flow: Annotated[Optional[str], typer.Option("--flow", metavar="GRANT", help="OAuth grant: password (default) or client-credentials.", show_default=False)] = None,
+    flow: Annotated[Optional[str], typer.Option("--flow", metavar="GRANT", help="OAuth grant: password (default), device or client-credentials.", show_default=False)] = None,
     token_endpoint: Annotated[Optional[str], typer.Option("--token-endpoint", metavar="URL", help="OAuth: token endpoint, for servers without discovery.", show_default=False)] = None,
     revocation_endpoint: Annotated[Optional[str], typer.Option("--revocation-endpoint", metavar="URL", help="OAuth: revocation endpoint (RFC 7009).", show_default=False)] = None,
     client_auth: Annotated[Optional[str], typer.Option("--client-auth", metavar="METHOD", help="OAuth: none, client_secret_basic or client_secret_post.", show_default=False)] = None,
     client_secret_stdin: Annotated[bool, typer.Option("--client-secret-stdin", help="OAuth: read the client secret from stdin [env: AUTHCLI_CLIENT_SECRET].")] = False,
     audience: Annotated[Optional[str], typer.Option("--audience", metavar="AUDIENCE", help="OAuth: audience parameter.", show_default=False)] = None,
     resource: Annotated[Optional[str], typer.Option("--resource", metavar="URI", help="OAuth: resource indicator (RFC 8707).", show_default=False)] = None,
+    device_endpoint: Annotated[Optional[str], typer.Option("--device-authorization-endpoint", metavar="URL", help="OAuth: device authorization endpoint (RFC 8628), for servers without discovery.", show_default=False)] = None,
 ) -> int:
     """Sign in and keep the tokens in the OS keyring."""
     from .commands import login as cmd
 
     opts = cmd.LoginOptions(
         profile, api_url, email, password_stdin, storage, issuer, client_id, scope, flow, token_endpoint,
-        revocation_endpoint, client_auth, client_secret_stdin, audience, resource,
+        revocation_endpoint, client_auth, client_secret_stdin, audience, resource, device_endpoint,
     )
     return cmd.run(opts, _ctx(tctx))
 

@@ -79,6 +79,7 @@ class Profile:
     client_auth: str | None = None
     token_endpoint: str | None = None
     revocation_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None
     audience: str | None = None
     resource: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -100,12 +101,12 @@ _STR_KEYS = {
     "api_url", "storage", "login_path", "refresh_path", "logout_path", "me_path",
     "login_user_field", "login_password_field", "refresh_field", "ca_bundle",
     "flow", "issuer", "client_id", "scope", "grant", "client_auth", "token_endpoint", "revocation_endpoint",
-    "audience", "resource",
+    "device_authorization_endpoint", "audience", "resource",
 }
 _CHOICES = {
     "storage": STORAGES,
     "flow": ("json", "oauth"),
-    "grant": ("password", "client-credentials"),
+    "grant": ("password", "client-credentials", "device"),
     "client_auth": ("none", "client_secret_basic", "client_secret_post"),
 }
 _NUM_KEYS = {"lock_timeout", "timeout"}

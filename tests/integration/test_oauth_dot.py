@@ -31,6 +31,7 @@ class Dot:
     password_client: str
     cc_client: str
     cc_secret: str
+    device_client: str
     proc: subprocess.Popen[str]
 
     def get(self, path: str) -> Any:
@@ -58,7 +59,7 @@ def dot(tmp_path: Path) -> Iterator[Dot]:
                             stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
     assert proc.stdout is not None
     info = json.loads(proc.stdout.readline())
-    yield Dot(info["url"], info["password_client"], info["cc_client"], info["cc_secret"], proc)
+    yield Dot(info["url"], info["password_client"], info["cc_client"], info["cc_secret"], info["device_client"], proc)
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -156,9 +157,11 @@ def test_revoked_grant_ends_the_session(cli: Cli, dot: Dot) -> None:
         (["--issuer", "{dot}", "--client-id", "x"], 2, "no discovery document"),
         (["--issuer", "http://auth.example.com", "--client-id", "x"], 2, "--issuer: refusing http://"),
         (["--token-endpoint", "{dot}/o/token/"], 2, "no OAuth client: pass --client-id"),
-        (["--token-endpoint", "{dot}/o/token/", "--client-id", "x", "--flow", "device"], 2, "not supported yet"),
+        (["--token-endpoint", "{dot}/o/token/", "--client-id", "x", "--flow", "browser"], 2, "not supported yet"),
+        (["--token-endpoint", "{dot}/o/token/", "--client-id", "x", "--flow", "device"], 2,
+         "no device authorization endpoint"),
     ],
-    ids=["unreachable issuer", "no discovery", "http issuer", "no client id", "device flow"],
+    ids=["unreachable issuer", "no discovery", "http issuer", "no client id", "browser flow", "no device endpoint"],
 )
 def test_bad_oauth_input(cli: Cli, dot: Dot, args: list[str], code: int, message: str) -> None:
     args = [a.replace("{dot}", dot.url) for a in args]
@@ -173,3 +176,46 @@ def test_wrong_password_and_wrong_client_secret_are_exit_4(cli: Cli, dot: Dot) -
     assert wrong.code == 4 and "login failed: " in one_error_line(wrong)
     bad_secret = cc_login(cli, dot, secret="not-the-secret")
     assert bad_secret.code == 4 and "login failed: " in one_error_line(bad_secret)
+
+
+def device_login(cli: Cli, dot: Dot) -> subprocess.Popen[str]:
+    return cli.popen("login", "--token-endpoint", f"{dot.url}/o/token/", "--device-authorization-endpoint",
+                     f"{dot.url}/o/device-authorization/", "--client-id", dot.device_client, "--flow", "device",
+                     "--api-url", dot.url, "--storage", "file")
+
+
+def user_code(proc: subprocess.Popen[str]) -> str:
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert "enter the code: " in line, line
+    return line.rsplit("enter the code: ", 1)[1].strip()
+
+
+@pytest.mark.parametrize(("action", "code", "message"), [
+    ("approve", 0, "Logged in"),
+    ("deny", 4, "authcli: login failed: the request was denied"),
+    ("expire", 4, "authcli: login failed: the code expired before it was used; run authcli login again"),
+])
+def test_device_flow(cli: Cli, dot: Dot, action: str, code: int, message: str) -> None:
+    proc = device_login(cli, dot)
+    user = user_code(proc)
+    time.sleep(1.5)  # let it poll at least once while the answer is pending
+    dot.get(f"/_admin/device?user_code={user}&action={action}")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert message in err and "Traceback" not in err
+    assert out == ""
+    if action == "approve":
+        assert json.loads(cli.run("call", "/api/me").out)["username"] == "alice"
+        assert dot.stats()["urn:ietf:params:oauth:grant-type:device_code:400"] >= 1  # authorization_pending
+
+
+def test_ctrl_c_while_polling_is_exit_130(cli: Cli, dot: Dot) -> None:
+    import signal
+
+    proc = device_login(cli, dot)
+    user_code(proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert cli.run("whoami").code == 4

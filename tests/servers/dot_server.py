@@ -3,7 +3,7 @@
     python tests/servers/dot_server.py [--access-ttl SECONDS]
 
 Prints one JSON line once listening: {"url", "password_client", "cc_client", "cc_secret",
-"username", "password"}. Refresh tokens rotate and reuse revokes the family
+"device_client", "username", "password"}. Refresh tokens rotate and reuse revokes the family
 (REFRESH_TOKEN_REUSE_PROTECTION, no grace period). Besides DOT's /o/token/ and
 /o/revoke_token/ it serves GET /api/me (a protected resource) and GET /_stats (token
 endpoint answers counted by grant type and status). Not part of authcli: a test fixture.
@@ -50,6 +50,8 @@ def configure(db_path: str, access_ttl: int) -> None:
             "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
             "PKCE_REQUIRED": False,
             "ALWAYS_RELOAD_OAUTHLIB_CORE": True,  # so /_admin/access_ttl takes effect at once
+            "DEVICE_FLOW_INTERVAL": 1,
+            "OAUTH_DEVICE_VERIFICATION_URI": "http://127.0.0.1/o/device",
         },
     )
     django.setup()
@@ -78,6 +80,23 @@ def access_ttl(request: Any) -> Any:
     return JsonResponse({"access_ttl": oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS})
 
 
+def device(request: Any) -> Any:
+    """POST /_admin/device?user_code=X&action=approve|deny|expire: the user's answer, without a
+    browser (DOT's own confirmation page needs a logged-in browser session)."""
+    from django.contrib.auth.models import User
+    from django.http import JsonResponse
+    from oauth2_provider.models import get_device_grant_model
+
+    grant = get_device_grant_model().objects.get(user_code=request.GET["user_code"])
+    action = request.GET["action"]
+    if action == "approve":
+        grant.status, grant.user = grant.AUTHORIZED, User.objects.get(username=USERNAME)
+    else:
+        grant.status = grant.DENIED if action == "deny" else grant.EXPIRED
+    grant.save()
+    return JsonResponse({"status": grant.status})
+
+
 def stats(request: Any) -> Any:
     from django.http import JsonResponse
 
@@ -93,6 +112,7 @@ def _urls() -> list[Any]:
         path("api/me", me),
         path("_stats", stats),
         path("_admin/access_ttl", access_ttl),
+        path("_admin/device", device),
     ]
 
 
@@ -151,6 +171,10 @@ def main() -> int:
         authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS, client_secret=cc_secret,
         hash_client_secret=True, user=user)
 
+    device_app = Application.objects.create(
+        name="authcli device", client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_DEVICE_CODE, user=user)
+
     httpd = make_server("127.0.0.1", 0, counting(get_wsgi_application()), server_class=Server,
                         handler_class=QuietHandler)
     sys.stdout.write(json.dumps({
@@ -158,6 +182,7 @@ def main() -> int:
         "password_client": password_app.client_id,
         "cc_client": cc_app.client_id,
         "cc_secret": cc_secret,
+        "device_client": device_app.client_id,
         "username": USERNAME,
         "password": PASSWORD,
     }) + "\n")

@@ -30,6 +30,7 @@ class LoginOptions:
     client_secret_stdin: bool = False
     audience: str | None = None
     resource: str | None = None
+    device_authorization_endpoint: str | None = None
 
     @property
     def oauth(self) -> bool:
@@ -67,10 +68,10 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
     from ..flows.oauth import discover, endpoint
 
     grant = opts.flow or existing.grant or "password"
-    if grant in ("device", "browser"):
-        raise UsageError(f"--flow {grant} is not supported yet; use --flow password or --flow client-credentials")
-    if grant not in ("password", "client-credentials"):
-        raise UsageError(f"unknown --flow {grant!r}: use password or client-credentials")
+    if grant == "browser":
+        raise UsageError("--flow browser is not supported yet; use --flow device, password or client-credentials")
+    if grant not in ("password", "client-credentials", "device"):
+        raise UsageError(f"unknown --flow {grant!r}: use device, password or client-credentials")
     client_auth = opts.client_auth or existing.client_auth
     if client_auth not in (None, "none", "client_secret_basic", "client_secret_post"):
         raise UsageError(f"unknown --client-auth {client_auth!r}: use none, client_secret_basic or client_secret_post")
@@ -82,14 +83,17 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
         issuer = endpoint(issuer, "--issuer")
     token_endpoint = opts.token_endpoint
     revocation_endpoint = opts.revocation_endpoint
+    device_endpoint = opts.device_authorization_endpoint
     if not token_endpoint and issuer:
         # Discovery runs on every login, so `authcli login` is how a profile picks up new endpoints.
         meta = discover(existing, ctx.env, issuer)
         token_endpoint = meta["token_endpoint"]
         revocation_endpoint = revocation_endpoint or meta.get("revocation_endpoint")
+        device_endpoint = device_endpoint or meta.get("device_authorization_endpoint")
     elif not token_endpoint:
         token_endpoint = existing.token_endpoint  # named at an earlier login
         revocation_endpoint = revocation_endpoint or existing.revocation_endpoint
+        device_endpoint = device_endpoint or existing.device_authorization_endpoint
     if not token_endpoint:
         raise UsageError("pass --issuer URL (for discovery) or --token-endpoint URL")
     return replace(
@@ -102,6 +106,9 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
         client_auth=client_auth,
         token_endpoint=endpoint(token_endpoint, "token endpoint"),
         revocation_endpoint=endpoint(revocation_endpoint, "revocation endpoint") if revocation_endpoint else None,
+        device_authorization_endpoint=(
+            endpoint(device_endpoint, "device authorization endpoint") if device_endpoint else None
+        ),
         audience=opts.audience or existing.audience,
         resource=opts.resource or existing.resource,
     )
@@ -152,7 +159,7 @@ def run(opts: LoginOptions, ctx: Context) -> int:
 
     secret = _client_secret(opts, ctx, profile) if oauth else None
     email = password = None
-    if not (oauth and profile.grant == "client-credentials"):
+    if not (oauth and profile.grant in ("client-credentials", "device")):
         email = opts.email
         if not email:
             if not ctx.io.can_prompt:
@@ -160,8 +167,14 @@ def run(opts: LoginOptions, ctx: Context) -> int:
             email = _prompt(ctx, "User" if oauth else "Email")
         password = _password(opts, ctx)
 
+    flow = ctx.flow(profile, session.api_origin)
+    device_record = None
+    if oauth and profile.grant == "device":
+        # The user answers in a browser, which can take minutes: not while holding the lock
+        # every other authcli of this profile would be waiting for.
+        device_record = flow.device_login(ctx.io)  # type: ignore[attr-defined]
     with ctx.lock(profile):
-        record = ctx.flow(profile, session.api_origin).login(email, password, secret)
+        record = device_record or flow.login(email, password, secret)
         session.store.save(name, record)
         if name in config.profiles and existing.storage != storage:
             _forget_old_copy(ctx, existing, name)
@@ -173,7 +186,7 @@ def run(opts: LoginOptions, ctx: Context) -> int:
             f"tokens for profile '{name}' are stored in {session.store.location(name)}, "
             "protected only by file permissions"
         )
-    who = email or f"client {profile.client_id}"
+    who = email or ("the device code" if profile.grant == "device" else f"client {profile.client_id}")
     ctx.io.info(f"Logged in to {api_url} as {who} (profile '{name}', {storage} storage)")
     return 0
 

@@ -1,4 +1,5 @@
-"""OAuth 2.0 at a token endpoint (RFC 6749): the password and client-credentials grants,
+"""OAuth 2.0 at a token endpoint (RFC 6749): the password, client-credentials and device
+(RFC 8628) grants,
 refresh with grant_type=refresh_token, revocation on logout (RFC 7009), and endpoint
 discovery (RFC 8414 / OpenID Connect Discovery).
 
@@ -15,14 +16,16 @@ from urllib.parse import quote
 import httpx
 
 from ..config import Profile
-from ..errors import NetworkError, UsageError
+from ..errors import LoginFailed, NetworkError, UsageError
 from ..http import describe_body, host_port, json_body, make_client, translate
+from ..io import IOStreams
 from ..tokens import TokenRecord
 from ..urls import check_api_url
 from . import RefreshTransient
 from .common import HttpFlow, login_result, refresh_result
 
-GRANTS = ("password", "client-credentials")
+GRANTS = ("password", "client-credentials", "device")
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CLIENT_AUTH = ("none", "client_secret_basic", "client_secret_post")
 WELL_KNOWN = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
 
@@ -102,6 +105,57 @@ class OAuthFlow(HttpFlow):
             record.access_token, record.refresh_token, record.expires_at, record.obtained_at,
             record.api_origin, record.token_type, client_secret=secret,
         )
+
+    def device_login(self, io: IOStreams, sleep: Callable[[float], None] = time.sleep) -> TokenRecord:
+        """RFC 8628: show the code, then poll the token endpoint until the user has answered."""
+        url = self.profile.device_authorization_endpoint
+        if not url:
+            raise UsageError("the provider has no device authorization endpoint; "
+                             "pass --device-authorization-endpoint URL or use another --flow")
+        form: dict[str, str] = {}
+        if self.profile.scope:
+            form["scope"] = self.profile.scope
+        headers = {"Accept": "application/json", **self._client_auth(form, None)}
+        try:
+            with make_client(self.profile, self.env) as client:
+                response = client.post(url, data=form, headers=headers)
+        except httpx.HTTPError as exc:
+            raise translate(exc, url, self.profile.timeout) from None
+        data = json_body(response)
+        if response.status_code != 200:
+            # Raises what a refused login raises: exit 4 for a refused client, 5 for a server error.
+            login_result(response, url, self.clock(), self.api_origin, "check --client-id and the device endpoint")
+        if not isinstance(data, dict) or not data.get("device_code") or not data.get("user_code"):
+            raise NetworkError(f"unexpected device authorization answer from {host_port(url)} ({describe_body(response)})")
+        io.info(f"To sign in, open {data.get('verification_uri')} and enter the code: {data.get('user_code')}")
+        if data.get("verification_uri_complete"):
+            io.info(f"(or open {data['verification_uri_complete']})")
+        return self.poll_device(data, io, sleep)
+
+    def poll_device(self, data: dict[str, Any], io: IOStreams, sleep: Callable[[float], None]) -> TokenRecord:
+        interval = float(data.get("interval") or 5)
+        deadline = self.clock() + float(data.get("expires_in") or 600)
+        while True:
+            sleep(interval)
+            if self.clock() > deadline:
+                raise LoginFailed("login failed: the code expired before it was used; run authcli login again")
+            form = {"grant_type": DEVICE_GRANT, "device_code": str(data["device_code"])}
+            try:
+                response, url, sent_at = self._token_request(form, None)
+            except httpx.HTTPError as exc:
+                raise translate(exc, self.profile.token_endpoint or "", self.profile.timeout) from None
+            body = json_body(response)
+            error = body.get("error") if isinstance(body, dict) else None
+            if response.status_code == 400 and error == "authorization_pending":
+                continue
+            if response.status_code == 400 and error == "slow_down":
+                interval += 5  # RFC 8628 3.5
+                continue
+            if error == "access_denied":
+                raise LoginFailed("login failed: the request was denied")
+            if error == "expired_token":
+                raise LoginFailed("login failed: the code expired before it was used; run authcli login again")
+            return login_result(response, url, sent_at, self.api_origin, "check the device flow settings")
 
     def can_renew(self, record: TokenRecord) -> bool:
         return record.refresh_token is not None or self.profile.grant == "client-credentials"
