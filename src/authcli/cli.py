@@ -98,7 +98,7 @@ def login(
     issuer: Annotated[Optional[str], typer.Option("--issuer", metavar="URL", help="OAuth: the authorization server, for discovery.", show_default=False)] = None,
     client_id: Annotated[Optional[str], typer.Option("--client-id", metavar="ID", help="OAuth: client ID.", show_default=False)] = None,
     scope: Annotated[Optional[str], typer.Option("--scope", metavar="SCOPES", help='OAuth: scopes, e.g. "openid offline_access".', show_default=False)] = None,
-    flow: Annotated[Optional[str], typer.Option("--flow", metavar="GRANT", help="OAuth grant: password (default), device or client-credentials.", show_default=False)] = None,
+    flow: Annotated[Optional[str], typer.Option("--flow", metavar="GRANT", help="OAuth grant: password (default), browser (code + PKCE), device or client-credentials.", show_default=False)] = None,
     token_endpoint: Annotated[Optional[str], typer.Option("--token-endpoint", metavar="URL", help="OAuth: token endpoint, for servers without discovery.", show_default=False)] = None,
     revocation_endpoint: Annotated[Optional[str], typer.Option("--revocation-endpoint", metavar="URL", help="OAuth: revocation endpoint (RFC 7009).", show_default=False)] = None,
     client_auth: Annotated[Optional[str], typer.Option("--client-auth", metavar="METHOD", help="OAuth: none, client_secret_basic or client_secret_post.", show_default=False)] = None,
@@ -106,6 +106,10 @@ def login(
     audience: Annotated[Optional[str], typer.Option("--audience", metavar="AUDIENCE", help="OAuth: audience parameter.", show_default=False)] = None,
     resource: Annotated[Optional[str], typer.Option("--resource", metavar="URI", help="OAuth: resource indicator (RFC 8707).", show_default=False)] = None,
     device_endpoint: Annotated[Optional[str], typer.Option("--device-authorization-endpoint", metavar="URL", help="OAuth: device authorization endpoint (RFC 8628), for servers without discovery.", show_default=False)] = None,
+    authorization_endpoint: Annotated[Optional[str], typer.Option("--authorization-endpoint", metavar="URL", help="OAuth: authorization endpoint, for --flow browser without discovery.", show_default=False)] = None,
+    redirect_port: Annotated[Optional[int], typer.Option("--redirect-port", metavar="PORT", help="OAuth --flow browser: fixed loopback port (default: a free one).", show_default=False)] = None,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="OAuth --flow browser: only print the URL.")] = False,
+    browser_timeout: Annotated[float, typer.Option("--browser-timeout", metavar="SECONDS", help="OAuth --flow browser: how long to wait for the redirect.")] = 300.0,
 ) -> int:
     """Sign in and keep the tokens in the OS keyring."""
     from .commands import login as cmd
@@ -113,6 +117,7 @@ def login(
     opts = cmd.LoginOptions(
         profile, api_url, email, password_stdin, storage, issuer, client_id, scope, flow, token_endpoint,
         revocation_endpoint, client_auth, client_secret_stdin, audience, resource, device_endpoint,
+        authorization_endpoint, redirect_port, no_browser, browser_timeout,
     )
     return cmd.run(opts, _ctx(tctx))
 

@@ -80,6 +80,8 @@ class Profile:
     token_endpoint: str | None = None
     revocation_endpoint: str | None = None
     device_authorization_endpoint: str | None = None
+    authorization_endpoint: str | None = None
+    redirect_port: int | None = None  # for providers that need an exact redirect URI
     audience: str | None = None
     resource: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -101,12 +103,12 @@ _STR_KEYS = {
     "api_url", "storage", "login_path", "refresh_path", "logout_path", "me_path",
     "login_user_field", "login_password_field", "refresh_field", "ca_bundle",
     "flow", "issuer", "client_id", "scope", "grant", "client_auth", "token_endpoint", "revocation_endpoint",
-    "device_authorization_endpoint", "audience", "resource",
+    "device_authorization_endpoint", "authorization_endpoint", "audience", "resource",
 }
 _CHOICES = {
     "storage": STORAGES,
     "flow": ("json", "oauth"),
-    "grant": ("password", "client-credentials", "device"),
+    "grant": ("password", "client-credentials", "device", "browser"),
     "client_auth": ("none", "client_secret_basic", "client_secret_post"),
 }
 _NUM_KEYS = {"lock_timeout", "timeout"}
@@ -126,6 +128,10 @@ def _profile_from_toml(name: str, table: Any, path: Path) -> Profile:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise UsageError(f"config file {path}: profiles.{name}.{key} must be a positive number")
             known[key] = float(value)
+        elif key == "redirect_port":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+                raise UsageError(f"config file {path}: profiles.{name}.redirect_port must be a port number")
+            known[key] = value
         else:
             extra[key] = value  # kept as written, so a newer authcli's settings survive a save
     for key, choices in _CHOICES.items():

@@ -32,6 +32,7 @@ class Dot:
     cc_client: str
     cc_secret: str
     device_client: str
+    code_client: str
     proc: subprocess.Popen[str]
 
     def get(self, path: str) -> Any:
@@ -59,7 +60,8 @@ def dot(tmp_path: Path) -> Iterator[Dot]:
                             stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
     assert proc.stdout is not None
     info = json.loads(proc.stdout.readline())
-    yield Dot(info["url"], info["password_client"], info["cc_client"], info["cc_secret"], info["device_client"], proc)
+    yield Dot(info["url"], info["password_client"], info["cc_client"], info["cc_secret"], info["device_client"],
+              info["code_client"], proc)
     proc.terminate()
     proc.wait(timeout=10)
 
@@ -157,11 +159,13 @@ def test_revoked_grant_ends_the_session(cli: Cli, dot: Dot) -> None:
         (["--issuer", "{dot}", "--client-id", "x"], 2, "no discovery document"),
         (["--issuer", "http://auth.example.com", "--client-id", "x"], 2, "--issuer: refusing http://"),
         (["--token-endpoint", "{dot}/o/token/"], 2, "no OAuth client: pass --client-id"),
-        (["--token-endpoint", "{dot}/o/token/", "--client-id", "x", "--flow", "browser"], 2, "not supported yet"),
+        (["--token-endpoint", "{dot}/o/token/", "--client-id", "x", "--flow", "browser"], 2,
+         "no authorization endpoint"),
         (["--token-endpoint", "{dot}/o/token/", "--client-id", "x", "--flow", "device"], 2,
          "no device authorization endpoint"),
     ],
-    ids=["unreachable issuer", "no discovery", "http issuer", "no client id", "browser flow", "no device endpoint"],
+    ids=["unreachable issuer", "no discovery", "http issuer", "no client id", "no authorization endpoint",
+         "no device endpoint"],
 )
 def test_bad_oauth_input(cli: Cli, dot: Dot, args: list[str], code: int, message: str) -> None:
     args = [a.replace("{dot}", dot.url) for a in args]
@@ -219,3 +223,65 @@ def test_ctrl_c_while_polling_is_exit_130(cli: Cli, dot: Dot) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "Traceback" not in err
     assert cli.run("whoami").code == 4
+
+
+def browser_login(cli: Cli, dot: Dot, *extra: str) -> subprocess.Popen[str]:
+    return cli.popen("login", "--token-endpoint", f"{dot.url}/o/token/", "--authorization-endpoint",
+                     f"{dot.url}/o/authorize/", "--client-id", dot.code_client, "--flow", "browser", "--no-browser",
+                     "--api-url", dot.url, "--storage", "file", *extra)
+
+
+def authorize_url(proc: subprocess.Popen[str]) -> str:
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert line.startswith("Open this URL to sign in: "), line
+    return line.split(": ", 1)[1].strip()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any) -> None:
+        return None
+
+
+def test_authorization_code_with_pkce(cli: Cli, dot: Dot) -> None:
+    import http.cookiejar
+
+    proc = browser_login(cli, dot)
+    url = authorize_url(proc)
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    assert query["code_challenge_method"] == ["S256"] and query["redirect_uri"][0].startswith("http://127.0.0.1:")
+    # What the browser does: sign in at the provider, follow its redirect to authcli's listener.
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+    browser.open(dot.url + "/_login").close()
+    try:
+        browser.open(url)
+        raise AssertionError("the provider did not redirect")
+    except urllib.error.HTTPError as redirect:
+        assert redirect.code == 302
+        callback = redirect.headers["Location"]
+    assert callback.startswith(query["redirect_uri"][0]) and "code=" in callback
+    with urllib.request.urlopen(callback, timeout=30) as page:
+        assert b"You can close this tab" in page.read()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(cli.run("call", "/api/me").out)["username"] == "alice"
+
+
+def test_wrong_state_is_refused(cli: Cli, dot: Dot) -> None:
+    proc = browser_login(cli, dot)
+    url = authorize_url(proc)
+    redirect_uri = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["redirect_uri"][0]
+    with urllib.request.urlopen(f"{redirect_uri}?code=stolen&state=forged", timeout=30) as page:
+        assert b"Sign-in failed" in page.read()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4
+    assert "the redirect carried the wrong state" in err
+    assert cli.run("whoami").code == 4
+
+
+def test_no_redirect_in_time(cli: Cli, dot: Dot) -> None:
+    proc = browser_login(cli, dot, "--browser-timeout", "1")
+    authorize_url(proc)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4
+    assert "no answer from the browser within 1s" in err

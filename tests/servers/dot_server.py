@@ -3,7 +3,7 @@
     python tests/servers/dot_server.py [--access-ttl SECONDS]
 
 Prints one JSON line once listening: {"url", "password_client", "cc_client", "cc_secret",
-"device_client", "username", "password"}. Refresh tokens rotate and reuse revokes the family
+"device_client", "code_client", "username", "password"}. Refresh tokens rotate and reuse revokes the family
 (REFRESH_TOKEN_REUSE_PROTECTION, no grace period). Besides DOT's /o/token/ and
 /o/revoke_token/ it serves GET /api/me (a protected resource) and GET /_stats (token
 endpoint answers counted by grant type and status). Not part of authcli: a test fixture.
@@ -37,8 +37,10 @@ def configure(db_path: str, access_ttl: int) -> None:
         SECRET_KEY=secrets.token_hex(32),
         ALLOWED_HOSTS=["127.0.0.1", "localhost"],
         ROOT_URLCONF=__name__,
-        INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "oauth2_provider"],
-        MIDDLEWARE=[],
+        INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
+                        "oauth2_provider"],
+        MIDDLEWARE=["django.contrib.sessions.middleware.SessionMiddleware",
+                    "django.contrib.auth.middleware.AuthenticationMiddleware"],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": db_path,
                                "OPTIONS": {"timeout": 30}}},
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
@@ -97,6 +99,16 @@ def device(request: Any) -> Any:
     return JsonResponse({"status": grant.status})
 
 
+def login_alice(request: Any) -> Any:
+    """GET /_login: a browser session for alice (stands in for the provider's login page)."""
+    from django.contrib.auth import login
+    from django.contrib.auth.models import User
+    from django.http import JsonResponse
+
+    login(request, User.objects.get(username=USERNAME), backend="django.contrib.auth.backends.ModelBackend")
+    return JsonResponse({"logged_in": USERNAME})
+
+
 def stats(request: Any) -> Any:
     from django.http import JsonResponse
 
@@ -113,6 +125,7 @@ def _urls() -> list[Any]:
         path("_stats", stats),
         path("_admin/access_ttl", access_ttl),
         path("_admin/device", device),
+        path("_login", login_alice),
     ]
 
 
@@ -175,6 +188,11 @@ def main() -> int:
         name="authcli device", client_type=Application.CLIENT_PUBLIC,
         authorization_grant_type=Application.GRANT_DEVICE_CODE, user=user)
 
+    code_app = Application.objects.create(
+        name="authcli browser", client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE, user=user,
+        redirect_uris="http://127.0.0.1/callback", skip_authorization=True)
+
     httpd = make_server("127.0.0.1", 0, counting(get_wsgi_application()), server_class=Server,
                         handler_class=QuietHandler)
     sys.stdout.write(json.dumps({
@@ -183,6 +201,7 @@ def main() -> int:
         "cc_client": cc_app.client_id,
         "cc_secret": cc_secret,
         "device_client": device_app.client_id,
+        "code_client": code_app.client_id,
         "username": USERNAME,
         "password": PASSWORD,
     }) + "\n")

@@ -31,6 +31,10 @@ class LoginOptions:
     audience: str | None = None
     resource: str | None = None
     device_authorization_endpoint: str | None = None
+    authorization_endpoint: str | None = None
+    redirect_port: int | None = None
+    no_browser: bool = False
+    browser_timeout: float = 300.0
 
     @property
     def oauth(self) -> bool:
@@ -68,10 +72,10 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
     from ..flows.oauth import discover, endpoint
 
     grant = opts.flow or existing.grant or "password"
-    if grant == "browser":
-        raise UsageError("--flow browser is not supported yet; use --flow device, password or client-credentials")
-    if grant not in ("password", "client-credentials", "device"):
-        raise UsageError(f"unknown --flow {grant!r}: use device, password or client-credentials")
+    if grant not in ("password", "client-credentials", "device", "browser"):
+        raise UsageError(f"unknown --flow {grant!r}: use browser, device, password or client-credentials")
+    if opts.redirect_port is not None and not 1 <= opts.redirect_port <= 65535:
+        raise UsageError("--redirect-port must be between 1 and 65535")
     client_auth = opts.client_auth or existing.client_auth
     if client_auth not in (None, "none", "client_secret_basic", "client_secret_post"):
         raise UsageError(f"unknown --client-auth {client_auth!r}: use none, client_secret_basic or client_secret_post")
@@ -84,16 +88,19 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
     token_endpoint = opts.token_endpoint
     revocation_endpoint = opts.revocation_endpoint
     device_endpoint = opts.device_authorization_endpoint
+    authorization_endpoint = opts.authorization_endpoint
     if not token_endpoint and issuer:
         # Discovery runs on every login, so `authcli login` is how a profile picks up new endpoints.
         meta = discover(existing, ctx.env, issuer)
         token_endpoint = meta["token_endpoint"]
         revocation_endpoint = revocation_endpoint or meta.get("revocation_endpoint")
         device_endpoint = device_endpoint or meta.get("device_authorization_endpoint")
+        authorization_endpoint = authorization_endpoint or meta.get("authorization_endpoint")
     elif not token_endpoint:
         token_endpoint = existing.token_endpoint  # named at an earlier login
         revocation_endpoint = revocation_endpoint or existing.revocation_endpoint
         device_endpoint = device_endpoint or existing.device_authorization_endpoint
+        authorization_endpoint = authorization_endpoint or existing.authorization_endpoint
     if not token_endpoint:
         raise UsageError("pass --issuer URL (for discovery) or --token-endpoint URL")
     return replace(
@@ -109,6 +116,10 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
         device_authorization_endpoint=(
             endpoint(device_endpoint, "device authorization endpoint") if device_endpoint else None
         ),
+        authorization_endpoint=(
+            endpoint(authorization_endpoint, "authorization endpoint") if authorization_endpoint else None
+        ),
+        redirect_port=opts.redirect_port or existing.redirect_port,
         audience=opts.audience or existing.audience,
         resource=opts.resource or existing.resource,
     )
@@ -159,7 +170,7 @@ def run(opts: LoginOptions, ctx: Context) -> int:
 
     secret = _client_secret(opts, ctx, profile) if oauth else None
     email = password = None
-    if not (oauth and profile.grant in ("client-credentials", "device")):
+    if not (oauth and profile.grant in ("client-credentials", "device", "browser")):
         email = opts.email
         if not email:
             if not ctx.io.can_prompt:
@@ -169,10 +180,13 @@ def run(opts: LoginOptions, ctx: Context) -> int:
 
     flow = ctx.flow(profile, session.api_origin)
     device_record = None
+    # Device and browser sign-ins wait for a person, which can take minutes: not while holding
+    # the lock every other authcli of this profile would be waiting for.
     if oauth and profile.grant == "device":
-        # The user answers in a browser, which can take minutes: not while holding the lock
-        # every other authcli of this profile would be waiting for.
         device_record = flow.device_login(ctx.io)  # type: ignore[attr-defined]
+    elif oauth and profile.grant == "browser":
+        device_record = flow.browser_login(  # type: ignore[attr-defined]
+            ctx.io, secret, open_browser=not opts.no_browser, timeout=opts.browser_timeout)
     with ctx.lock(profile):
         record = device_record or flow.login(email, password, secret)
         session.store.save(name, record)
@@ -186,7 +200,8 @@ def run(opts: LoginOptions, ctx: Context) -> int:
             f"tokens for profile '{name}' are stored in {session.store.location(name)}, "
             "protected only by file permissions"
         )
-    who = email or ("the device code" if profile.grant == "device" else f"client {profile.client_id}")
+    who = email or {"device": "the device code", "browser": "the browser"}.get(
+        profile.grant or "", f"client {profile.client_id}")
     ctx.io.info(f"Logged in to {api_url} as {who} (profile '{name}', {storage} storage)")
     return 0
 

@@ -1,5 +1,5 @@
-"""OAuth 2.0 at a token endpoint (RFC 6749): the password, client-credentials and device
-(RFC 8628) grants,
+"""OAuth 2.0 at a token endpoint (RFC 6749): the password, client-credentials, device
+(RFC 8628) and authorization-code-with-PKCE (RFC 7636, 8252) grants,
 refresh with grant_type=refresh_token, revocation on logout (RFC 7009), and endpoint
 discovery (RFC 8414 / OpenID Connect Discovery).
 
@@ -24,7 +24,7 @@ from ..urls import check_api_url
 from . import RefreshTransient
 from .common import HttpFlow, login_result, refresh_result
 
-GRANTS = ("password", "client-credentials", "device")
+GRANTS = ("password", "client-credentials", "device", "browser")
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CLIENT_AUTH = ("none", "client_secret_basic", "client_secret_post")
 WELL_KNOWN = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
@@ -156,6 +156,49 @@ class OAuthFlow(HttpFlow):
             if error == "expired_token":
                 raise LoginFailed("login failed: the code expired before it was used; run authcli login again")
             return login_result(response, url, sent_at, self.api_origin, "check the device flow settings")
+
+    def browser_login(self, io: IOStreams, secret: str | None, open_browser: bool, timeout: float) -> TokenRecord:
+        """Authorization code with PKCE S256 (RFC 7636) and a loopback redirect (RFC 8252)."""
+        import base64
+        import hashlib
+        import secrets
+        from urllib.parse import urlencode
+
+        from .loopback import Loopback
+
+        url = self.profile.authorization_endpoint
+        if not url:
+            raise UsageError("the provider has no authorization endpoint; "
+                             "pass --authorization-endpoint URL or use another --flow")
+        state = secrets.token_urlsafe(24)
+        verifier = secrets.token_urlsafe(64)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        listener = Loopback(state, self.profile.redirect_port or 0)
+        query = {
+            "response_type": "code", "client_id": self.profile.client_id or "", "redirect_uri": listener.redirect_uri,
+            "state": state, "code_challenge": challenge, "code_challenge_method": "S256",
+        }
+        for name in ("scope", "audience", "resource"):
+            if getattr(self.profile, name):
+                query[name] = getattr(self.profile, name)
+        address = f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
+        io.info(f"Open this URL to sign in: {address}")
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(address)
+        params = listener.wait(timeout)
+        form = {"grant_type": "authorization_code", "code": params["code"], "redirect_uri": listener.redirect_uri,
+                "code_verifier": verifier}
+        try:
+            response, token_url, sent_at = self._token_request(form, secret)
+        except httpx.HTTPError as exc:
+            raise translate(exc, self.profile.token_endpoint or "", self.profile.timeout) from None
+        record = login_result(response, token_url, sent_at, self.api_origin, "check the client's redirect settings")
+        return TokenRecord(
+            record.access_token, record.refresh_token, record.expires_at, record.obtained_at,
+            record.api_origin, record.token_type, client_secret=secret,
+        )
 
     def can_renew(self, record: TokenRecord) -> bool:
         return record.refresh_token is not None or self.profile.grant == "client-credentials"
