@@ -10,6 +10,7 @@ invalid_grant ending the session and transient errors keeping it are all session
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
@@ -91,20 +92,24 @@ class OAuthFlow(HttpFlow):
         with make_client(self.profile, self.env) as client:
             return client.post(url, data=form, headers=headers), url, sent_at
 
+    def _exchange(self, form: dict[str, str], secret: str | None) -> tuple[httpx.Response, str, float]:
+        """A token request at login time: network failures are authcli's NetworkError."""
+        try:
+            return self._token_request(form, secret)
+        except httpx.HTTPError as exc:
+            raise translate(exc, self.profile.token_endpoint or "", self.profile.timeout) from None
+
+    def _grant(self, form: dict[str, str], secret: str | None, hint: str) -> TokenRecord:
+        """Exchange ``form`` for a session; the client secret is kept with the tokens."""
+        response, url, sent_at = self._exchange(form, secret)
+        return replace(login_result(response, url, sent_at, self.api_origin, hint), client_secret=secret)
+
     def login(self, user: str | None, password: str | None, secret: str | None) -> TokenRecord:
         if self.profile.grant == "client-credentials":
             form = {"grant_type": "client_credentials"}
         else:
             form = {"grant_type": "password", "username": user or "", "password": password or ""}
-        try:
-            response, url, sent_at = self._token_request(form, secret)
-        except httpx.HTTPError as exc:
-            raise translate(exc, self.profile.token_endpoint or "", self.profile.timeout) from None
-        record = login_result(response, url, sent_at, self.api_origin, "check --token-endpoint and the client settings")
-        return TokenRecord(
-            record.access_token, record.refresh_token, record.expires_at, record.obtained_at,
-            record.api_origin, record.token_type, client_secret=secret,
-        )
+        return self._grant(form, secret, "check --token-endpoint and the client settings")
 
     def device_login(self, io: IOStreams, sleep: Callable[[float], None] = time.sleep) -> TokenRecord:
         """RFC 8628: show the code, then poll the token endpoint until the user has answered."""
@@ -140,10 +145,7 @@ class OAuthFlow(HttpFlow):
             if self.clock() > deadline:
                 raise LoginFailed("login failed: the code expired before it was used; run authcli login again")
             form = {"grant_type": DEVICE_GRANT, "device_code": str(data["device_code"])}
-            try:
-                response, url, sent_at = self._token_request(form, None)
-            except httpx.HTTPError as exc:
-                raise translate(exc, self.profile.token_endpoint or "", self.profile.timeout) from None
+            response, url, sent_at = self._exchange(form, None)
             body = json_body(response)
             error = body.get("error") if isinstance(body, dict) else None
             if response.status_code == 400 and error == "authorization_pending":
@@ -190,15 +192,7 @@ class OAuthFlow(HttpFlow):
         params = listener.wait(timeout)
         form = {"grant_type": "authorization_code", "code": params["code"], "redirect_uri": listener.redirect_uri,
                 "code_verifier": verifier}
-        try:
-            response, token_url, sent_at = self._token_request(form, secret)
-        except httpx.HTTPError as exc:
-            raise translate(exc, self.profile.token_endpoint or "", self.profile.timeout) from None
-        record = login_result(response, token_url, sent_at, self.api_origin, "check the client's redirect settings")
-        return TokenRecord(
-            record.access_token, record.refresh_token, record.expires_at, record.obtained_at,
-            record.api_origin, record.token_type, client_secret=secret,
-        )
+        return self._grant(form, secret, "check the client's redirect settings")
 
     def can_renew(self, record: TokenRecord) -> bool:
         return record.refresh_token is not None or self.profile.grant == "client-credentials"
