@@ -49,13 +49,16 @@ def stream_body(io: IOStreams, response: httpx.Response, pretty: bool) -> None:
         else:
             write_json(io, data, pretty=True)
         return
-    for chunk in response.iter_raw(CHUNK) if _identity(response) else response.iter_bytes(CHUNK):
+    for chunk in _chunks(response):
         io.write_bytes(chunk)
     io.flush_bytes()
 
 
-def _identity(response: httpx.Response) -> bool:
-    return response.headers.get("content-encoding", "identity").lower() in ("identity", "")
+def _chunks(response: httpx.Response) -> Iterator[bytes]:
+    """The body as it came over the wire, unless it was content-encoded (then decoded)."""
+    if response.headers.get("content-encoding", "identity").lower() in ("identity", ""):
+        return response.iter_raw(CHUNK)
+    return response.iter_bytes(CHUNK)
 
 
 @contextmanager
@@ -99,8 +102,7 @@ def download(io: IOStreams, response: httpx.Response, target: str) -> int:
     total = int(response.headers["content-length"]) if response.headers.get("content-length", "").isdigit() else None
     try:
         with os.fdopen(fd, "wb") as sink, progress(io, path.name, total, enabled=True) as advance:
-            chunks = response.iter_raw(CHUNK) if _identity(response) else response.iter_bytes(CHUNK)
-            for chunk in chunks:
+            for chunk in _chunks(response):
                 sink.write(chunk)
                 written += len(chunk)
                 advance(len(chunk))

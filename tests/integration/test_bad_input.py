@@ -75,6 +75,7 @@ CASES = [
                                                       "--email", "a@b.c", "--password-stdin"],
          2, "refusing http:// for api.example.com", stdin="pw\n"),
     Case("unknown profile", lambda s, h: ["whoami", "--profile", "nope"], 2, "unknown profile 'nope'"),
+    Case("unknown profile to make current", lambda s, h: ["profiles", "use", "nope"], 2, "unknown profile 'nope'"),
     Case("unknown profile from the environment", lambda s, h: ["token"], 2, "unknown profile 'ghost'",
          env={"AUTHCLI_PROFILE": "ghost"}),
     Case("corrupt config, whoami", lambda s, h: ["whoami"], 2, "is not valid TOML", prepare=corrupt_config),

@@ -50,16 +50,21 @@ def _prompt(ctx: Context, label: str) -> str:
     return line.strip()
 
 
+def _stdin_secret(ctx: Context, flag: str) -> str:
+    """A secret piped on stdin, without its line ending (`echo` adds one, `printf %s` does not)."""
+    value = ctx.io.stdin.read()
+    if value.endswith("\n"):
+        value = value[:-1]
+    if value.endswith("\r"):
+        value = value[:-1]
+    if not value:
+        raise UsageError(f"{flag}: nothing was read from standard input")
+    return value
+
+
 def _password(opts: LoginOptions, ctx: Context) -> str:
     if opts.password_stdin:
-        password = ctx.io.stdin.read()
-        if password.endswith("\n"):
-            password = password[:-1]
-        if password.endswith("\r"):
-            password = password[:-1]
-        if not password:
-            raise UsageError("--password-stdin: nothing was read from standard input")
-        return password
+        return _stdin_secret(ctx, "--password-stdin")
     if ctx.io.can_prompt:
         import getpass
 
@@ -130,10 +135,7 @@ def _client_secret(opts: LoginOptions, ctx: Context, profile: Profile) -> str | 
         if opts.password_stdin:
             raise UsageError("--password-stdin and --client-secret-stdin both read stdin; "
                              "pass the client secret in AUTHCLI_CLIENT_SECRET instead")
-        secret = ctx.io.stdin.read().rstrip("\r\n")
-        if not secret:
-            raise UsageError("--client-secret-stdin: nothing was read from standard input")
-        return secret
+        return _stdin_secret(ctx, "--client-secret-stdin")
     if ctx.env.get("AUTHCLI_CLIENT_SECRET"):
         return ctx.env["AUTHCLI_CLIENT_SECRET"]
     if profile.grant == "client-credentials" or profile.client_auth not in (None, "none"):

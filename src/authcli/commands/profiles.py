@@ -75,9 +75,7 @@ def list_profiles(opts: ProfilesOptions, ctx: Context) -> int:
 
 
 def _known(ctx: Context, name: str) -> None:
-    if name not in ctx.config.profiles:
-        known = ", ".join(sorted(ctx.config.profiles)) or "none yet"
-        raise UsageError(f"unknown profile '{name}' (known: {known})")
+    ctx.config.resolve(name, ctx.env)  # raises the one "unknown profile" error
 
 
 def use(opts: ProfileNameOptions, ctx: Context) -> int:

@@ -81,12 +81,14 @@ class OAuthFlow(HttpFlow):
         pair = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()
         return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
+    def _extra_params(self) -> dict[str, str]:
+        """scope, audience and resource (RFC 8707), as the profile sets them."""
+        return {name: getattr(self.profile, name) for name in ("scope", "audience", "resource")
+                if getattr(self.profile, name)}
+
     def _token_request(self, form: dict[str, str], secret: str | None) -> tuple[httpx.Response, str, float]:
         url = self.profile.token_endpoint or ""
-        for name in ("scope", "audience", "resource"):
-            value = getattr(self.profile, name)
-            if value and name not in form:
-                form[name] = value
+        form = {**self._extra_params(), **form}
         headers = {"Accept": "application/json", **self._client_auth(form, secret)}
         sent_at = self.clock()
         with make_client(self.profile, self.env) as client:
@@ -179,10 +181,8 @@ class OAuthFlow(HttpFlow):
         query = {
             "response_type": "code", "client_id": self.profile.client_id or "", "redirect_uri": listener.redirect_uri,
             "state": state, "code_challenge": challenge, "code_challenge_method": "S256",
+            **self._extra_params(),
         }
-        for name in ("scope", "audience", "resource"):
-            if getattr(self.profile, name):
-                query[name] = getattr(self.profile, name)
         address = f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
         io.info(f"Open this URL to sign in: {address}")
         if open_browser:
