@@ -31,12 +31,16 @@ class TokenRecord:
     token_type: str = "Bearer"
     # An OAuth client's secret is a secret like the tokens: it lives in the record, never in config.
     client_secret: str | None = None
+    # OpenID Connect: the ID token (claims shown by whoami, never trusted) and the granted scopes.
+    id_token: str | None = None
+    scope: str | None = None
 
     def __repr__(self) -> str:
         return (
             f"TokenRecord(access_token='***', refresh_token={'***' if self.refresh_token else None!r}, "
             f"expires_at={self.expires_at!r}, api_origin={self.api_origin!r}, "
-            f"client_secret={'***' if self.client_secret else None!r})"
+            f"client_secret={'***' if self.client_secret else None!r}, "
+            f"id_token={'***' if self.id_token else None!r}, scope={self.scope!r})"
         )
 
     __str__ = __repr__
@@ -80,12 +84,14 @@ class TokenRecord:
                 api_origin=data["api_origin"],
                 token_type=data.get("token_type", "Bearer"),
                 client_secret=data.get("client_secret"),
+                id_token=data.get("id_token"),
+                scope=data.get("scope"),
             )
         except KeyError as exc:
             raise MalformedRecord(f"missing {exc.args[0]}") from None
         if not isinstance(record.access_token, str) or not record.access_token:
             raise MalformedRecord("bad access_token")
-        for name in ("refresh_token", "client_secret"):
+        for name in ("refresh_token", "client_secret", "id_token", "scope"):
             if getattr(record, name) is not None and not isinstance(getattr(record, name), str):
                 raise MalformedRecord(f"bad {name}")
         for name in ("expires_at", "obtained_at"):
@@ -113,10 +119,13 @@ def record_from_response(
     data: Any,
     sent_at: float,
     api_origin: str,
-    previous_refresh_token: str | None = None,
-    client_secret: str | None = None,
+    previous: TokenRecord | None = None,
 ) -> TokenRecord:
-    """Build a record from a login or refresh answer (either spelling of the fields)."""
+    """Build a record from a login or refresh answer (either spelling of the fields).
+
+    On a refresh, ``previous`` supplies what the answer may leave out: the refresh token (no
+    rotation), the ID token, and the scope (RFC 6749 5.1: absent means unchanged).
+    """
     if not isinstance(data, dict):
         raise MalformedResponse("the answer is not a JSON object")
     access = _field(data, "accessToken", "access_token")
@@ -136,14 +145,21 @@ def record_from_response(
         raise MalformedResponse("expires_in is not a number")
     if lifetime is None:
         lifetime = jwt_lifetime(access)
+    id_token, scope = data.get("id_token"), data.get("scope")
+    if id_token is not None and not isinstance(id_token, str):
+        raise MalformedResponse("the ID token in the answer is not a string")
+    if scope is not None and not isinstance(scope, str):
+        raise MalformedResponse("the scope in the answer is not a string")
     return TokenRecord(
         access_token=access,
-        refresh_token=refresh or previous_refresh_token,
+        refresh_token=refresh or (previous.refresh_token if previous else None),
         expires_at=None if lifetime is None else sent_at + float(lifetime),
         obtained_at=sent_at,
         api_origin=api_origin,
         token_type=str(token_type),
-        client_secret=client_secret,
+        client_secret=previous.client_secret if previous else None,
+        id_token=id_token or (previous.id_token if previous else None),
+        scope=scope or (previous.scope if previous else None),
     )
 
 

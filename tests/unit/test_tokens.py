@@ -38,6 +38,23 @@ def test_refresh_margin(lifetime: float | None, margin: float) -> None:
     assert refresh_margin(lifetime) == margin
 
 
+PREVIOUS = TokenRecord("OLD-A", "OLD", None, 0.0, ORIGIN, client_secret="S", id_token="OLD-ID", scope="openid a")
+
+
+@pytest.mark.parametrize(
+    ("answer", "id_token", "scope"),
+    [
+        ({"access_token": "A"}, "OLD-ID", "openid a"),  # a refresh answer may leave both out: unchanged
+        ({"access_token": "A", "id_token": "NEW-ID", "scope": "openid"}, "NEW-ID", "openid"),
+    ],
+)
+def test_refresh_keeps_what_the_answer_leaves_out(answer: dict[str, Any], id_token: str, scope: str) -> None:
+    record = record_from_response(answer, sent_at=1000.0, api_origin=ORIGIN, previous=PREVIOUS)
+    assert (record.id_token, record.scope, record.client_secret) == (id_token, scope, "S")
+    fresh = record_from_response(answer, sent_at=1000.0, api_origin=ORIGIN)
+    assert fresh.client_secret is None and fresh.refresh_token is None
+
+
 @pytest.mark.parametrize(
     ("answer", "access", "refresh", "expires_at"),
     [
@@ -50,7 +67,7 @@ def test_refresh_margin(lifetime: float | None, margin: float) -> None:
 )
 def test_record_from_response(answer: dict[str, Any], access: str | None, refresh: str,
                               expires_at: float | None) -> None:
-    record = record_from_response(answer, sent_at=1000.0, api_origin=ORIGIN, previous_refresh_token="OLD")
+    record = record_from_response(answer, sent_at=1000.0, api_origin=ORIGIN, previous=PREVIOUS)
     if access is not None:
         assert record.access_token == access
     assert record.refresh_token == refresh
@@ -61,7 +78,8 @@ def test_record_from_response(answer: dict[str, Any], access: str | None, refres
 @pytest.mark.parametrize(
     "answer",
     [[], "token", {}, {"accessToken": ""}, {"accessToken": 5}, {"access_token": "A", "expires_in": "soon"},
-     {"access_token": "A", "expires_in": True}, {"access_token": "A", "refresh_token": 7}],
+     {"access_token": "A", "expires_in": True}, {"access_token": "A", "refresh_token": 7},
+     {"access_token": "A", "id_token": 7}, {"access_token": "A", "scope": ["openid"]}],
 )
 def test_record_from_response_rejects(answer: Any) -> None:
     with pytest.raises(MalformedResponse):
@@ -69,7 +87,8 @@ def test_record_from_response_rejects(answer: Any) -> None:
 
 
 def test_record_roundtrip_and_repr_hide_values() -> None:
-    record = TokenRecord("V4LUE-access", "V4LUE-refresh", 100.0, 40.0, ORIGIN, client_secret="V4LUE-client")
+    record = TokenRecord("V4LUE-access", "V4LUE-refresh", 100.0, 40.0, ORIGIN, client_secret="V4LUE-client",
+                         id_token="V4LUE-id", scope="openid")
     assert TokenRecord.from_json(record.to_json()) == record
     for text in (repr(record), str(record), f"{record}"):
         assert "V4LUE" not in text

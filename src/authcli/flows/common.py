@@ -18,7 +18,8 @@ from . import RefreshMalformed, RefreshRejected, RefreshTransient
 TRANSIENT_STATUS = {408, 429}
 # A 400 carrying one of these is a request the server could not understand (a profile
 # misconfiguration), not a verdict on the refresh token: the tokens are kept.
-NOT_A_VERDICT = {"invalid_request", "invalid_client", "unauthorized_client", "unsupported_grant_type"}
+NOT_A_VERDICT = {"invalid_request", "invalid_client", "unauthorized_client", "unsupported_grant_type",
+                 "invalid_scope"}
 
 
 def login_result(response: httpx.Response, url: str, sent_at: float, api_origin: str, hint: str) -> TokenRecord:
@@ -60,9 +61,7 @@ def refresh_result(response: httpx.Response, url: str, sent_at: float, record: T
         )
     try:
         return record_from_response(
-            data, sent_at, record.api_origin, previous_refresh_token=record.refresh_token,
-            client_secret=record.client_secret,
-        )
+            data, sent_at, record.api_origin, previous=record)
     except MalformedResponse as exc:
         raise RefreshMalformed(f"unexpected refresh answer from {host_port(url)}: {exc}; tokens kept") from None
 

@@ -88,7 +88,10 @@ class OAuthFlow(HttpFlow):
 
     def _token_request(self, form: dict[str, str], secret: str | None) -> tuple[httpx.Response, str, float]:
         url = self.profile.token_endpoint or ""
-        form = {**self._extra_params(), **form}
+        if form["grant_type"] != "refresh_token":
+            # A refresh asks for what was granted (RFC 6749 6: no scope means the same scope);
+            # repeating the requested scope fails where the grant came out narrower.
+            form = {**self._extra_params(), **form}
         headers = {"Accept": "application/json", **self._client_auth(form, secret)}
         sent_at = self.clock()
         with make_client(self.profile, self.env) as client:
