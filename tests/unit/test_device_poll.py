@@ -55,7 +55,7 @@ def test_final_answers(answer: tuple[int, dict[str, Any]], message: str) -> None
         flow.poll_device({"device_code": "d", "interval": 1}, IOStreams.test(), lambda s: None)
 
 
-def test_gives_up_when_the_code_expires_locally() -> None:
+def test_gives_up_when_the_server_never_says_expired() -> None:
     flow, now = flow_answering(*[(400, {"error": "authorization_pending"})] * 10)
 
     def sleep(seconds: float) -> None:
@@ -63,3 +63,14 @@ def test_gives_up_when_the_code_expires_locally() -> None:
 
     with pytest.raises(LoginFailed, match="expired"):
         flow.poll_device({"device_code": "d", "interval": 5, "expires_in": 12}, IOStreams.test(), sleep)
+
+
+def test_the_server_decides_expiry_while_it_answers() -> None:
+    # The first poll comes after the local deadline: the server's answer still counts.
+    flow, now = flow_answering((200, {"access_token": "A", "expires_in": 60}))
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    record = flow.poll_device({"device_code": "d", "interval": 5, "expires_in": 3}, IOStreams.test(), sleep)
+    assert record.access_token == "A"

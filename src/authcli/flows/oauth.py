@@ -145,23 +145,24 @@ class OAuthFlow(HttpFlow):
     def poll_device(self, data: dict[str, Any], io: IOStreams, sleep: Callable[[float], None]) -> TokenRecord:
         interval = float(data.get("interval") or 5)
         deadline = self.clock() + float(data.get("expires_in") or 600)
+        expired = "login failed: the code expired before it was used; run authcli login again"
         while True:
             sleep(interval)
-            if self.clock() > deadline:
-                raise LoginFailed("login failed: the code expired before it was used; run authcli login again")
             form = {"grant_type": DEVICE_GRANT, "device_code": str(data["device_code"])}
             response, url, sent_at = self._exchange(form, None)
             body = json_body(response)
             error = body.get("error") if isinstance(body, dict) else None
-            if response.status_code == 400 and error == "authorization_pending":
-                continue
-            if response.status_code == 400 and error == "slow_down":
-                interval += 5  # RFC 8628 3.5
+            if response.status_code == 400 and error in ("authorization_pending", "slow_down"):
+                if error == "slow_down":
+                    interval += 5  # RFC 8628 3.5
+                # The server says when the code expired; this only stops a server that never does.
+                if self.clock() > deadline:
+                    raise LoginFailed(expired)
                 continue
             if error == "access_denied":
                 raise LoginFailed("login failed: the request was denied")
             if error == "expired_token":
-                raise LoginFailed("login failed: the code expired before it was used; run authcli login again")
+                raise LoginFailed(expired)
             return login_result(response, url, sent_at, self.api_origin, "check the device flow settings")
 
     def browser_login(self, io: IOStreams, secret: str | None, open_browser: bool, timeout: float) -> TokenRecord:
