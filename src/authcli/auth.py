@@ -16,14 +16,17 @@ from .urls import origin_str
 
 
 class SessionAuth(httpx.Auth):
-    def __init__(self, session: Session, replayable: bool = True) -> None:
+    def __init__(self, session: Session, replayable: bool = True, origin: str | None = None) -> None:
         self.session = session
+        # The one origin the token may go to: the API's, unless the caller names the token
+        # issuer's own (whoami --verify at the userinfo endpoint).
+        self.origin = origin or session.api_origin
         self.replayable = replayable
         self.unsent_after_refresh = False
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if origin_str(str(request.url)) != self.session.api_origin:
-            # Never send the token anywhere but its own API.
+        if origin_str(str(request.url)) != self.origin:
+            # Never send the token anywhere else (a redirect to another host included).
             request.headers.pop("Authorization", None)
             yield request
             return

@@ -110,6 +110,7 @@ def login(
     redirect_port: Annotated[Optional[int], typer.Option("--redirect-port", metavar="PORT", help="OAuth --flow browser: fixed loopback port (default: a free one).", show_default=False)] = None,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="OAuth --flow browser: only print the URL.")] = False,
     browser_timeout: Annotated[float, typer.Option("--browser-timeout", metavar="SECONDS", help="OAuth --flow browser: how long to wait for the redirect.")] = 300.0,
+    userinfo_endpoint: Annotated[Optional[str], typer.Option("--userinfo-endpoint", metavar="URL", help="OpenID Connect: userinfo endpoint for whoami --verify, for servers without discovery.", show_default=False)] = None,
 ) -> int:
     """Sign in and keep the tokens in the OS keyring."""
     from .commands import login as cmd
@@ -117,7 +118,7 @@ def login(
     opts = cmd.LoginOptions(
         profile, api_url, email, password_stdin, storage, issuer, client_id, scope, flow, token_endpoint,
         revocation_endpoint, client_auth, client_secret_stdin, audience, resource, device_endpoint,
-        authorization_endpoint, redirect_port, no_browser, browser_timeout,
+        authorization_endpoint, redirect_port, no_browser, browser_timeout, userinfo_endpoint,
     )
     return cmd.run(opts, _ctx(tctx))
 
@@ -139,7 +140,7 @@ def whoami(
     tctx: typer.Context,
     profile: ProfileOpt = None,
     json_: JsonOpt = False,
-    verify: Annotated[bool, typer.Option("--verify", help="Refresh if needed and ask the API who you are.")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Refresh if needed and ask who you are: the provider's userinfo endpoint (OpenID Connect), else the API's me_path.")] = False,
 ) -> int:
     """Show who you are and how long the session lasts (local state only unless --verify)."""
     from .commands import whoami as cmd

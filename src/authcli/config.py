@@ -81,6 +81,7 @@ class Profile:
     revocation_endpoint: str | None = None
     device_authorization_endpoint: str | None = None
     authorization_endpoint: str | None = None
+    userinfo_endpoint: str | None = None  # OpenID Connect: what `whoami --verify` asks
     redirect_port: int | None = None  # for providers that need an exact redirect URI
     audience: str | None = None
     resource: str | None = None
@@ -103,7 +104,7 @@ _STR_KEYS = {
     "api_url", "storage", "login_path", "refresh_path", "logout_path", "me_path",
     "login_user_field", "login_password_field", "refresh_field", "ca_bundle",
     "flow", "issuer", "client_id", "scope", "grant", "client_auth", "token_endpoint", "revocation_endpoint",
-    "device_authorization_endpoint", "authorization_endpoint", "audience", "resource",
+    "device_authorization_endpoint", "authorization_endpoint", "userinfo_endpoint", "audience", "resource",
 }
 _CHOICES = {
     "storage": STORAGES,

@@ -24,8 +24,10 @@ def test_login_whoami_token_logout(cli: Cli, server: DevServer, storage: str) ->
     assert info["user"]["email"] == DEMO_EMAIL
     assert info["storage"] == storage
     assert info["refresh_token"] is True and info["access_token_valid"] is True
-    assert set(info) == {"profile", "api_url", "user", "expires_at", "expires_in", "access_token_valid",
-                         "refresh_token", "storage", "storage_location"}
+    assert set(info) == {"profile", "api_url", "issuer", "client_id", "user", "scopes", "id_token_claims",
+                         "expires_at", "expires_in", "access_token_valid", "refresh_token", "renewable", "storage",
+                         "storage_location"}
+    assert info["issuer"] is None and info["scopes"] is None and info["id_token_claims"] is None
 
     token = cli.run("token")
     assert token.code == 0 and token.err == ""

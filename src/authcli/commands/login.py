@@ -35,6 +35,7 @@ class LoginOptions:
     redirect_port: int | None = None
     no_browser: bool = False
     browser_timeout: float = 300.0
+    userinfo_endpoint: str | None = None
 
     @property
     def oauth(self) -> bool:
@@ -94,6 +95,7 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
     revocation_endpoint = opts.revocation_endpoint
     device_endpoint = opts.device_authorization_endpoint
     authorization_endpoint = opts.authorization_endpoint
+    userinfo_endpoint = opts.userinfo_endpoint
     if not token_endpoint and issuer:
         # Discovery runs on every login, so `authcli login` is how a profile picks up new endpoints.
         meta = discover(existing, ctx.env, issuer)
@@ -101,11 +103,13 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
         revocation_endpoint = revocation_endpoint or meta.get("revocation_endpoint")
         device_endpoint = device_endpoint or meta.get("device_authorization_endpoint")
         authorization_endpoint = authorization_endpoint or meta.get("authorization_endpoint")
+        userinfo_endpoint = userinfo_endpoint or meta.get("userinfo_endpoint")
     elif not token_endpoint:
         token_endpoint = existing.token_endpoint  # named at an earlier login
         revocation_endpoint = revocation_endpoint or existing.revocation_endpoint
         device_endpoint = device_endpoint or existing.device_authorization_endpoint
         authorization_endpoint = authorization_endpoint or existing.authorization_endpoint
+        userinfo_endpoint = userinfo_endpoint or existing.userinfo_endpoint
     if not token_endpoint:
         raise UsageError("pass --issuer URL (for discovery) or --token-endpoint URL")
     return replace(
@@ -124,6 +128,7 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
         authorization_endpoint=(
             endpoint(authorization_endpoint, "authorization endpoint") if authorization_endpoint else None
         ),
+        userinfo_endpoint=endpoint(userinfo_endpoint, "userinfo endpoint") if userinfo_endpoint else None,
         redirect_port=opts.redirect_port or existing.redirect_port,
         audience=opts.audience or existing.audience,
         resource=opts.resource or existing.resource,

@@ -1,6 +1,7 @@
 """authcli whoami: who the session belongs to and how long it lasts.
 
-Local state only, unless --verify: no network, no refresh.
+Local state only, unless --verify: no network, no refresh. Claims are read from the ID token
+(OpenID Connect) or a JWT access token for display only: never verified, never trusted.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from ..config import Profile
 from ..context import Context
 from ..errors import AuthcliError, AuthError, NetworkError, NotLoggedIn
 from ..session import Session, login_hint
@@ -24,6 +26,9 @@ class WhoamiOptions:
     verify: bool = False
 
 
+TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time", "updated_at")
+
+
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
@@ -35,58 +40,88 @@ def describe(ctx: Context, session: Session) -> dict[str, Any]:
     record = session.load()
     now = ctx.clock()
     name = session.profile.name
-    if record is None or not record.has_session(now):
+    oauth = session.profile.flow == "oauth"
+    # Client credentials renew by asking again: such a session lasts as long as the secret.
+    renews_by_asking = oauth and session.profile.grant == "client-credentials"
+    if record is None or not (record.has_session(now) or renews_by_asking):
         raise NotLoggedIn(f"not logged in; run {login_hint(name)}")
-    claims = jwt_claims(record.access_token) or {}
+    id_claims = jwt_claims(record.id_token) if record.id_token else None
+    claims = id_claims or jwt_claims(record.access_token) or {}
     left = record.seconds_left(now)
     return {
         "profile": name,
         "api_url": session.profile.api_url,
+        "issuer": session.profile.issuer if oauth else None,
+        "client_id": session.profile.client_id if oauth else None,
         "user": {
             "id": claims.get("sub"),
             "email": claims.get("email"),
             "name": claims.get("name"),
         },
+        "scopes": record.scope.split() if record.scope else None,
+        "id_token_claims": id_claims,
         "expires_at": _iso(record.expires_at),
         "expires_in": None if left is None else int(left),
         "access_token_valid": record.valid_for(now),
         "refresh_token": record.refresh_token is not None,
+        "renewable": record.refresh_token is not None or renews_by_asking,
         "storage": session.store.kind,
         "storage_location": session.store.location(name),
     }
 
 
+def verify_url(profile: Profile) -> tuple[str, str]:
+    """Where --verify asks, and who that is: the OpenID Connect userinfo endpoint for a user's
+    OAuth session, else the API's me_path (a client-credentials token has no user to ask about)."""
+    if profile.flow == "oauth" and profile.userinfo_endpoint and profile.grant != "client-credentials":
+        return profile.userinfo_endpoint, "the provider"
+    return join(profile.api_url or "", profile.me_path), "the API"
+
+
 def verify(ctx: Context, session: Session) -> Any:
-    """Ask the API's "me" endpoint, refreshing first if needed."""
+    """Ask who the session belongs to, refreshing first if needed."""
     import httpx
 
     from ..auth import SessionAuth
     from ..http import json_body, make_client, translate
+    from ..urls import origin_str
 
-    url = join(session.profile.api_url or "", session.profile.me_path)
+    url, who = verify_url(session.profile)
+    # The userinfo endpoint is the token issuer's own: the one place besides the API the token may go.
+    auth = SessionAuth(session, origin=origin_str(url))
     try:
         with make_client(session.profile, ctx.env) as client:
-            response = client.get(url, auth=SessionAuth(session), headers={"Accept": "application/json"})
+            response = client.get(url, auth=auth, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
         raise translate(exc, url, session.profile.timeout) from None
     if response.status_code == 401:
-        raise AuthError(f"the API rejected the session (HTTP 401 from {url}); run {login_hint(session.profile.name)}")
+        raise AuthError(f"{who} rejected the session (HTTP 401 from {url}); run {login_hint(session.profile.name)}")
     if response.status_code >= 500:
-        raise NetworkError(f"the API answered HTTP {response.status_code} from {url}")
+        raise NetworkError(f"{who} answered HTTP {response.status_code} from {url}")
     if response.status_code >= 400:
-        raise AuthcliError(f"the API answered HTTP {response.status_code} from {url}; check the profile's me_path")
+        fix = "check the profile's scope (userinfo needs openid)" if who == "the provider" else \
+            "check the profile's me_path"
+        raise AuthcliError(f"{who} answered HTTP {response.status_code} from {url}; {fix}")
     data = json_body(response)
     return data if data is not None else response.text
 
 
 def _user_line(user: dict[str, Any]) -> str:
     name, email, uid = user.get("name"), user.get("email"), user.get("id")
-    text = name or email or uid or "unknown (the access token is not a JWT)"
+    text = name or email or uid or "unknown (no ID token, and the access token is not a JWT)"
     if name and email:
         text = f"{name} <{email}>"
     if uid and text != uid:
         text += f" ({uid})"
     return text
+
+
+def _refresh_line(info: dict[str, Any]) -> str:
+    if info["refresh_token"]:
+        return "held (the session renews itself)"
+    if info["renewable"]:
+        return "none needed (client credentials: a new token is fetched as this one nears expiry)"
+    return "none (log in again when the access token expires)"
 
 
 def render(info: dict[str, Any]) -> str:
@@ -96,16 +131,33 @@ def render(info: dict[str, Any]) -> str:
     else:
         state = "valid" if info["access_token_valid"] else "expired"
         access = f"{state}, expires {info['expires_at']} ({humanize(left)})"
-        if not info["access_token_valid"] and info["refresh_token"]:
+        if not info["access_token_valid"] and info["renewable"]:
             access += ", renewed on next use"
     lines = [
         f"Profile:  {info['profile']}",
         f"API:      {info['api_url']}",
-        f"User:     {_user_line(info['user'])}",
+    ]
+    if info["issuer"] or info["client_id"]:
+        lines.append(f"Issuer:   {info['issuer'] or 'none (explicit endpoints)'}, client {info['client_id']}")
+    lines.append(f"User:     {_user_line(info['user'])}")
+    if info["scopes"]:
+        lines.append(f"Scopes:   {' '.join(info['scopes'])}")
+    lines += [
         f"Access:   {access}",
-        f"Refresh:  {'held (the session renews itself)' if info['refresh_token'] else 'none (log in again when the access token expires)'}",
+        f"Refresh:  {_refresh_line(info)}",
         f"Storage:  {info['storage']}: {info['storage_location']}",
     ]
+    if info["id_token_claims"]:
+        lines.append("ID token: (decoded for display, not verified)")
+        claims = info["id_token_claims"]
+        width = max(len(k) for k in claims)
+        for key in sorted(claims):
+            value = claims[key]
+            if key in TIME_CLAIMS and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = _iso(value)
+            elif not isinstance(value, str):
+                value = json.dumps(value, sort_keys=True)
+            lines.append(f"  {key + ':':<{width + 1}} {value}")
     if "verified" in info:
         lines.append(f"Verified: {json.dumps(info['verified'], sort_keys=True)}")
     return "\n".join(lines) + "\n"
