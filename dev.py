@@ -40,6 +40,26 @@ def ensure_venv() -> None:
     stamp.write_text(want)
 
 
+OIDC = ROOT / "tests" / "servers" / "oidc"
+
+
+def ensure_oidc_provider() -> None:
+    """npm oidc-provider for the OAuth tests, from the committed lock file (`npm ci`).
+
+    Without npm the tests that need it skip (CI sets AUTHCLI_REQUIRE_OIDC=1: they fail)."""
+    stamp = OIDC / "node_modules" / ".authcli-installed"
+    want = hashlib.sha256((OIDC / "package-lock.json").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == want:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        print("dev.py: no npm here: the oidc-provider tests will be skipped", file=sys.stderr)
+        return
+    print("dev.py: installing oidc-provider for the tests (npm ci)...", file=sys.stderr)
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=OIDC, check=True)
+    stamp.write_text(want)
+
+
 def demo() -> int:
     ensure_venv()
     return subprocess.call([str(PYTHON), str(ROOT / "scripts" / "demo.py")])
@@ -47,6 +67,7 @@ def demo() -> int:
 
 def test(args: list[str]) -> int:
     ensure_venv()
+    ensure_oidc_provider()
     pytest = [str(PYTHON), "-m", "pytest", *args]
     have_secret_service = shutil.which("dbus-run-session") and shutil.which("gnome-keyring-daemon")
     if have_secret_service and not os.environ.get("AUTHCLI_TEST_SECRET_SERVICE"):

@@ -1,0 +1,342 @@
+"""OAuth 2.0 and OpenID Connect against npm oidc-provider (OpenID Certified), a real
+authorization server nobody on this project wrote (tests/servers/oidc/server.mjs): discovery,
+the device, browser (code + PKCE) and client-credentials grants, rotating refresh tokens whose
+reuse revokes the grant, revocation, introspection and userinfo.
+
+Sign-ins go through oidc-provider's own login and consent pages, driven by a scripted browser
+(tests/servers/browser.py). The protected API (tests/servers/resource_api.py) accepts a token
+only when the provider's introspection endpoint says it is active.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Cli, Result, one_error_line
+from tests.integration.test_refresh import parallel
+from tests.servers.browser import Browser
+
+SERVERS = Path(__file__).resolve().parents[1] / "servers"
+OIDC = SERVERS / "oidc"
+REQUIRE = os.environ.get("AUTHCLI_REQUIRE_OIDC") == "1"
+
+
+@dataclass
+class Provider:
+    url: str
+    clients: dict[str, dict[str, Any]]
+    api: str  # the protected API's base URL
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=30) as response:
+            return json.load(response)
+
+    def stats(self) -> dict[str, int]:
+        return self.get("/_stats")  # type: ignore[no-any-return]
+
+    def ttl(self, **seconds: int) -> None:
+        self.get("/_admin/ttl?" + urllib.parse.urlencode(seconds))
+
+    def token_request(self, **form: str) -> tuple[int, dict[str, Any]]:
+        data = urllib.parse.urlencode(form).encode()
+        try:
+            with urllib.request.urlopen(self.url + "/token", data=data, timeout=30) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.load(exc)
+
+
+def _start(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line, f"{args[1]} did not start"
+    return proc, json.loads(line)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def op(tmp_path: Path) -> Iterator[Provider]:
+    node = shutil.which("node")
+    if node is None or not (OIDC / "node_modules" / "oidc-provider").is_dir():
+        reason = "needs Node.js and `npm ci` in tests/servers/oidc (python3 dev.py test does it when npm exists)"
+        if REQUIRE:
+            pytest.fail(f"AUTHCLI_REQUIRE_OIDC=1 but this {reason}")
+        pytest.skip(reason)
+    provider, info = _start([node, str(OIDC / "server.mjs")], OIDC)
+    api_client = info["clients"]["api"]
+    api, api_info = _start([sys.executable, str(SERVERS / "resource_api.py"),
+                            "--introspection-endpoint", info["url"] + "/token/introspection",
+                            "--client-id", api_client["client_id"], "--client-secret", api_client["client_secret"]],
+                           tmp_path)
+    yield Provider(info["url"], info["clients"], api_info["url"])
+    _stop(api)
+    _stop(provider)
+
+
+USER_SCOPES = "openid offline_access email profile"
+
+
+def login_args(op: Provider, client: str, flow: str, *extra: str) -> list[str]:
+    return ["login", "--issuer", op.url, "--client-id", op.clients[client]["client_id"], "--flow", flow,
+            "--api-url", op.api, "--storage", "file", *extra]
+
+
+def prompt_url(proc: subprocess.Popen[str], marker: str) -> str:
+    """The URL authcli shows on stderr after ``marker``."""
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert marker in line, line
+    return line.split(marker, 1)[1].split()[0]
+
+
+# -- the device flow (RFC 8628) ---------------------------------------------------------------
+
+def start_device_login(cli: Cli, op: Provider) -> tuple[subprocess.Popen[str], str]:
+    proc = cli.popen(*login_args(op, "device", "device", "--scope", USER_SCOPES))
+    prompt_url(proc, "To sign in, open ")
+    return proc, prompt_url(proc, "(or open ").rstrip(")")
+
+
+def approve_device(url: str, user: str = "alice") -> None:
+    browser = Browser()
+    browser.open(url)
+    browser.submit()  # the page that posts the code on load
+    browser.submit()  # "Continue": the code is right
+    browser.submit(login=user, password="any")  # devInteractions accept any password
+    page = browser.submit()  # consent
+    assert "Sign-in Success" in page, page[-500:]
+
+
+def device_login(cli: Cli, op: Provider) -> None:
+    proc, url = start_device_login(cli, op)
+    approve_device(url)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+
+
+def test_device_flow_then_call_whoami_and_userinfo(cli: Cli, op: Provider) -> None:
+    device_login(cli, op)
+    me = cli.run("call", "/me")
+    assert me.code == 0, me
+    assert json.loads(me.out)["sub"] == "alice"  # the API asked the provider about the token
+    info = json.loads(cli.run("whoami", "--json").out)
+    assert info["user"] == {"id": "alice", "email": "alice@example.com", "name": "Alice"}
+    assert set(info["scopes"]) == set(USER_SCOPES.split())
+    assert info["id_token_claims"]["iss"] == op.url and info["issuer"] == op.url
+    assert info["refresh_token"] is True
+    human = cli.run("whoami").out
+    assert "User:     Alice <alice@example.com> (alice)" in human
+    assert "ID token: (decoded for display, not verified)" in human and "  email:" in human
+    verified = cli.run("whoami", "--verify", "--json")
+    assert verified.code == 0, verified
+    assert json.loads(verified.out)["verified"]["email"] == "alice@example.com"  # from the userinfo endpoint
+    assert 'userinfo_endpoint = "' + op.url + '/me"' in (cli.home / "config.toml").read_text()
+
+
+@pytest.mark.parametrize(("answer", "message"), [
+    ("deny", "authcli: login failed: the request was denied"),
+    ("expire", "authcli: login failed: the code expired before it was used; run authcli login again"),
+])
+def test_device_flow_refused(cli: Cli, op: Provider, answer: str, message: str) -> None:
+    if answer == "expire":
+        op.ttl(device=2)  # gone before authcli's first poll, 5 s in: the provider says expired_token
+    proc, url = start_device_login(cli, op)
+    if answer == "deny":
+        browser = Browser()
+        browser.open(url)
+        browser.submit()
+        browser.submit(abort="yes")  # the "[ Abort ]" button
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    assert message in err and "Traceback" not in err
+    assert op.stats()[f"urn:ietf:params:oauth:grant-type:device_code:400"] >= 1  # the provider's own answer
+    assert cli.run("whoami").code == 4
+
+
+# -- authorization code with PKCE and a loopback redirect (RFC 7636, RFC 8252) ------------------
+
+def start_browser_login(cli: Cli, op: Provider, *extra: str) -> tuple[subprocess.Popen[str], str]:
+    proc = cli.popen(*login_args(op, "browser", "browser", "--scope", USER_SCOPES, "--no-browser", *extra))
+    return proc, prompt_url(proc, "Open this URL to sign in: ")
+
+
+def browser_login(cli: Cli, op: Provider) -> None:
+    proc, url = start_browser_login(cli, op)
+    browser = Browser()
+    browser.open(url)
+    browser.submit(login="alice", password="any")
+    page = browser.submit()  # consent; the provider then redirects to authcli's listener
+    assert browser.url.startswith("http://127.0.0.1:") and "/callback?" in browser.url
+    assert "You can close this tab" in page
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+
+
+def test_browser_flow_with_pkce(cli: Cli, op: Provider) -> None:
+    browser_login(cli, op)
+    assert json.loads(cli.run("call", "/me").out)["sub"] == "alice"
+    info = json.loads(cli.run("whoami", "--json").out)
+    assert info["user"]["email"] == "alice@example.com" and info["refresh_token"] is True
+    assert op.stats()["authorization_code:200"] == 1
+
+
+def test_browser_flow_denied(cli: Cli, op: Provider) -> None:
+    proc, url = start_browser_login(cli, op)
+    browser = Browser()
+    browser.open(url)
+    page = browser.follow("/abort")  # "[ Cancel ]" on the provider's login page
+    assert "Sign-in failed" in page
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    assert "authcli: login failed: End-User aborted interaction" in err
+
+
+def test_browser_flow_wrong_state(cli: Cli, op: Provider) -> None:
+    proc, url = start_browser_login(cli, op)
+    redirect_uri = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["redirect_uri"][0]
+    browser = Browser(stop_at=redirect_uri)
+    browser.open(url)
+    browser.submit(login="alice", password="any")
+    browser.submit()  # consent: the provider's redirect to authcli is held back...
+    assert browser.stopped_at and "code=" in browser.stopped_at
+    # ...and a forged one, with the real code but another state, arrives instead.
+    forged = browser.stopped_at.replace("state=", "state=forged", 1)
+    with urllib.request.urlopen(forged, timeout=30) as page:
+        assert b"Sign-in failed" in page.read()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    assert "the redirect carried the wrong state" in err
+    assert "authorization_code:200" not in op.stats()  # the code was never exchanged
+
+
+# -- client credentials --------------------------------------------------------------------
+
+def cc_login(cli: Cli, op: Provider) -> Result:
+    client = op.clients["service"]
+    return cli.run(*login_args(op, "service", "client-credentials", "--profile", "svc", "--scope", "api:read"),
+                   AUTHCLI_CLIENT_SECRET=client["client_secret"])
+
+
+def test_client_credentials_fetch_one_token_for_many_jobs(cli: Cli, op: Provider) -> None:
+    op.ttl(access=2)
+    assert cc_login(cli, op).code == 0
+    op.ttl(access=300)
+    time.sleep(2.2)
+    results = parallel(cli, 20, "token", "--profile", "svc")
+    assert all(r.code == 0 for r in results), [r for r in results if r.code][:3]
+    assert len({r.out for r in results}) == 1
+    assert op.stats()["client_credentials:200"] == 2  # the login, then one renewal
+    me = json.loads(cli.run("call", "-p", "svc", "/me").out)
+    assert me["client_id"] == "authcli-service" and me["scope"] == "api:read"
+    human = cli.run("whoami", "-p", "svc").out
+    assert "client authcli-service" in human and "Scopes:   api:read" in human
+    assert "none needed (client credentials" in human
+
+
+# -- the refresh engine against the provider's rotation and reuse detection -------------------
+
+def expired_session(cli: Cli, op: Provider) -> None:
+    op.ttl(access=2)
+    browser_login(cli, op)
+    op.ttl(access=300)
+    time.sleep(2.2)
+
+
+def test_fifty_concurrent_token_calls_refresh_once(cli: Cli, op: Provider) -> None:
+    expired_session(cli, op)
+    results = parallel(cli, 50, "token")
+    assert all(r.code == 0 for r in results), [r for r in results if r.code][:3]
+    assert len({r.out for r in results}) == 1
+    stats = op.stats()
+    assert stats.get("refresh_token:200") == 1, stats
+    assert "refresh_token:400" not in stats and "grant.revoked" not in stats, stats
+    assert json.loads(cli.run("call", "/me").out)["sub"] == "alice"  # the grant survived
+    assert cli.run("whoami", "--verify").code == 0
+
+
+def test_without_the_lock_the_provider_revokes_the_grant(cli: Cli, op: Provider) -> None:
+    expired_session(cli, op)
+    parallel(cli, 20, "token", AUTHCLI_TEST_DISABLE_LOCK="1")
+    stats = op.stats()
+    assert stats.get("refresh_token:400", 0) >= 1 and stats.get("grant.revoked", 0) >= 1, stats
+
+
+def test_logout_revokes_the_refresh_token(cli: Cli, op: Provider) -> None:
+    browser_login(cli, op)
+    refresh_token = json.loads((cli.home / "state" / "tokens" / "default.json").read_text())["refresh_token"]
+    assert cli.run("logout").code == 0
+    status, body = op.token_request(grant_type="refresh_token", refresh_token=refresh_token,
+                                    client_id="authcli-browser")
+    assert status == 400 and body["error"] == "invalid_grant"
+
+
+# -- bad issuers --------------------------------------------------------------------------------
+
+class _Documents(BaseHTTPRequestHandler):
+    """Serves /<name>/.well-known/openid-configuration from DOCUMENTS."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def do_GET(self) -> None:
+        name = self.path.split("/")[1]
+        doc = DOCUMENTS.get(name)
+        body = json.dumps(doc).encode()
+        self.send_response(200 if doc is not None and self.path.endswith("/openid-configuration") else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+DOCUMENTS: dict[str, Any] = {
+    "no-token-endpoint": {"issuer": "x", "authorization_endpoint": "http://127.0.0.1:9/auth"},
+    "token-endpoint-only": {"issuer": "x", "token_endpoint": "http://127.0.0.1:9/token"},
+}
+
+
+@pytest.fixture(scope="module")
+def documents() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Documents)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize(("issuer", "flow", "code", "message"), [
+    ("http://127.0.0.1:9", "device", 5, "cannot reach 127.0.0.1:9"),
+    ("{docs}/no-token-endpoint", "browser", 2, "/no-token-endpoint/.well-known/openid-configuration has no "
+                                               "token_endpoint; pass --token-endpoint URL"),
+    ("{docs}/token-endpoint-only", "device", 2, "the provider has no device authorization endpoint"),
+    ("{docs}/token-endpoint-only", "browser", 2, "the provider has no authorization endpoint"),
+], ids=["unreachable issuer", "no token endpoint", "no device endpoint", "no authorization endpoint"])
+def test_bad_issuer(cli: Cli, documents: str, issuer: str, flow: str, code: int, message: str) -> None:
+    result = cli.run("login", "--issuer", issuer.replace("{docs}", documents), "--client-id", "x", "--flow", flow,
+                     "--api-url", "http://127.0.0.1:9", "--storage", "file", "--no-browser")
+    assert result.code == code, result
+    assert message in one_error_line(result)
+    assert not (cli.home / "config.toml").exists()  # nothing half-saved
