@@ -66,10 +66,29 @@ def dot(tmp_path: Path) -> Iterator[Dot]:
     proc.wait(timeout=10)
 
 
-def password_login(cli: Cli, dot: Dot, *extra: str, password: str = "alice-password") -> Result:
+def password_login(cli: Cli, dot: Dot, *extra: str, password: str = "alice-password",
+                   api_url: str | None = None) -> Result:
     return cli.run("login", "--token-endpoint", f"{dot.url}/o/token/", "--revocation-endpoint",
-                   f"{dot.url}/o/revoke_token/", "--client-id", dot.password_client, "--api-url", dot.url,
+                   f"{dot.url}/o/revoke_token/", "--client-id", dot.password_client, "--api-url", api_url or dot.url,
                    "--email", "alice", "--password-stdin", "--storage", "file", *extra, input=password + "\n")
+
+
+def test_password_grant_reaches_an_api_that_introspects(cli: Cli, dot: Dot, tmp_path: Path) -> None:
+    # A separate resource server that asks DOT (RFC 7662) about each token, with the
+    # confidential client's credentials.
+    api = subprocess.Popen([sys.executable, str(SERVER.parent / "resource_api.py"), "--introspection-endpoint",
+                            f"{dot.url}/o/introspect/", "--client-id", dot.cc_client, "--client-secret",
+                            dot.cc_secret], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
+    try:
+        assert api.stdout is not None
+        api_url = json.loads(api.stdout.readline())["url"]
+        assert password_login(cli, dot, api_url=api_url).code == 0
+        me = cli.run("call", "/me")
+        assert me.code == 0, me
+        assert json.loads(me.out)["username"] == "alice"
+    finally:
+        api.terminate()
+        api.wait(timeout=10)
 
 
 def cc_login(cli: Cli, dot: Dot, secret: str | None = None) -> Result:

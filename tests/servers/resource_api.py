@@ -4,7 +4,7 @@ authorization server about every bearer token (token introspection, RFC 7662).
     python tests/servers/resource_api.py --introspection-endpoint URL --client-id ID --client-secret SECRET
 
 Prints one JSON line once listening: {"url"}. GET /me answers 200 with the introspected
-{"sub", "client_id", "scope"} for an active token, 401 for anything else. Not part of authcli:
+{"sub", "username", "client_id", "scope"} for an active token, 401 for anything else. Not part of authcli:
 a test fixture.
 """
 
@@ -45,7 +45,7 @@ class Handler(BaseHTTPRequestHandler):
         if not answer.get("active"):
             self.send_json(401, {"error": "invalid_token"}, WWW_Authenticate='Bearer error="invalid_token"')
             return
-        self.send_json(200, {k: answer.get(k) for k in ("sub", "client_id", "scope")})
+        self.send_json(200, {k: answer.get(k) for k in ("sub", "username", "client_id", "scope")})
 
 
 class Api(ThreadingHTTPServer):

@@ -1,5 +1,5 @@
 """RFC 8628 polling decisions (pure logic: the token endpoint's answers are canned; the real
-exchange is tested against django-oauth-toolkit in tests/integration/test_oauth_dot.py)."""
+exchange is tested against django-oauth-toolkit and oidc-provider in tests/integration/test_oauth_*.py)."""
 
 from __future__ import annotations
 
