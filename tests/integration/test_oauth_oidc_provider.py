@@ -157,6 +157,16 @@ def test_device_flow_then_call_whoami_and_userinfo(cli: Cli, op: Provider) -> No
     assert 'userinfo_endpoint = "' + op.url + '/me"' in (cli.home / "config.toml").read_text()
 
 
+def test_verify_never_sends_the_token_to_a_foreign_userinfo_endpoint(cli: Cli, op: Provider) -> None:
+    browser_login(cli, op)
+    config = cli.home / "config.toml"
+    config.write_text(config.read_text().replace(f'userinfo_endpoint = "{op.url}/me"',
+                                                 f'userinfo_endpoint = "{op.api}/me"'))
+    result = cli.run("whoami", "--verify")
+    assert result.code == 2
+    assert "is not on the provider's origin, so authcli will not send the token there" in one_error_line(result)
+
+
 @pytest.mark.parametrize(("answer", "message"), [
     ("deny", "authcli: login failed: the request was denied"),
     ("expire", "authcli: login failed: the code expired before it was used; run authcli login again"),

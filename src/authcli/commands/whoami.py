@@ -13,7 +13,7 @@ from typing import Any
 
 from ..config import Profile
 from ..context import Context
-from ..errors import AuthcliError, AuthError, NetworkError, NotLoggedIn
+from ..errors import AuthcliError, AuthError, NetworkError, NotLoggedIn, UsageError
 from ..session import Session, login_hint
 from ..tokens import humanize, jwt_claims
 from ..urls import join
@@ -70,12 +70,24 @@ def describe(ctx: Context, session: Session) -> dict[str, Any]:
     }
 
 
-def verify_url(profile: Profile) -> tuple[str, str]:
-    """Where --verify asks, and who that is: the OpenID Connect userinfo endpoint for a user's
-    OAuth session, else the API's me_path (a client-credentials token has no user to ask about)."""
-    if profile.flow == "oauth" and profile.userinfo_endpoint and profile.grant != "client-credentials":
-        return profile.userinfo_endpoint, "the provider"
-    return join(profile.api_url or "", profile.me_path), "the API"
+def verify_target(profile: Profile) -> tuple[str, str, str | None]:
+    """Where --verify asks, who that is, and the origin the token may go to there.
+
+    The OpenID Connect userinfo endpoint for a user's OAuth session, else the API's me_path
+    (a client-credentials token has no user to ask about). The access token goes to the
+    userinfo endpoint only when it is the provider's own: the issuer's or the token endpoint's
+    origin, where the token came from; anywhere else it is not sent.
+    """
+    from ..urls import origin_str
+
+    userinfo = profile.userinfo_endpoint
+    if profile.flow == "oauth" and userinfo and profile.grant != "client-credentials":
+        provider = {origin_str(u) for u in (profile.issuer, profile.token_endpoint) if u}
+        if origin_str(userinfo) not in provider:
+            raise UsageError(f"the userinfo endpoint {userinfo} is not on the provider's origin, so authcli will "
+                             "not send the token there; fix userinfo_endpoint in the profile")
+        return userinfo, "the provider", origin_str(userinfo)
+    return join(profile.api_url or "", profile.me_path), "the API", None
 
 
 def verify(ctx: Context, session: Session) -> Any:
@@ -84,11 +96,9 @@ def verify(ctx: Context, session: Session) -> Any:
 
     from ..auth import SessionAuth
     from ..http import json_body, make_client, translate
-    from ..urls import origin_str
 
-    url, who = verify_url(session.profile)
-    # The userinfo endpoint is the token issuer's own: the one place besides the API the token may go.
-    auth = SessionAuth(session, origin=origin_str(url))
+    url, who, origin = verify_target(session.profile)
+    auth = SessionAuth(session, origin=origin)
     try:
         with make_client(session.profile, ctx.env) as client:
             response = client.get(url, auth=auth, headers={"Accept": "application/json"})
