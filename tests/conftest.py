@@ -191,6 +191,19 @@ def server(start_server: Any) -> DevServer:
     return start_server()  # type: ignore[no-any-return]
 
 
+def post_form(url: str, **form: str) -> tuple[int, dict[str, Any]]:
+    """POST a form as an OAuth client would; the status and the JSON answer, errors included."""
+    import urllib.error
+    import urllib.parse
+
+    data = urllib.parse.urlencode(form).encode()
+    try:
+        with urllib.request.urlopen(url, data=data, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
 def one_error_line(result: Result) -> str:
     """The stderr of a failed command: exactly one 'authcli: ...' line, no traceback."""
     lines = result.err.strip().splitlines()

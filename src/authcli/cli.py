@@ -271,7 +271,8 @@ def _usage_line(exc: Exception) -> str:
 def run_typer(args: list[str]) -> int:
     """Parse ``args`` with the Typer app and run the command; click's own errors become one line."""
     from typer import Abort
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError as ClickUsageError
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+    from typer._click.exceptions import UsageError as ClickUsageError
 
     if COMPLETE_VAR in os.environ:
         # A shell asking for completions (completions/*): teach the parser the shells' formats.

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli, Result, one_error_line
+from tests.conftest import Cli, Result, one_error_line, post_form
 from tests.integration.test_refresh import parallel
 
 pytest.importorskip("oauth2_provider", reason="django-oauth-toolkit is a test dependency: pip install -e .[test]")
@@ -46,12 +46,7 @@ class Dot:
         self.get(f"/_admin/access_ttl?seconds={seconds}")
 
     def token_request(self, **form: str) -> tuple[int, dict[str, Any]]:
-        data = urllib.parse.urlencode(form).encode()
-        try:
-            with urllib.request.urlopen(self.url + "/o/token/", data=data, timeout=30) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.load(exc)
+        return post_form(self.url + "/o/token/", **form)
 
 
 @pytest.fixture

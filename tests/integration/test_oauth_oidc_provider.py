@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli, Result, one_error_line
+from tests.conftest import Cli, Result, one_error_line, post_form
 from tests.integration.test_refresh import parallel
 from tests.servers.browser import Browser
 
@@ -54,12 +54,7 @@ class Provider:
         self.get("/_admin/ttl?" + urllib.parse.urlencode(seconds))
 
     def token_request(self, **form: str) -> tuple[int, dict[str, Any]]:
-        data = urllib.parse.urlencode(form).encode()
-        try:
-            with urllib.request.urlopen(self.url + "/token", data=data, timeout=30) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.load(exc)
+        return post_form(self.url + "/token", **form)
 
 
 def _start(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
@@ -183,7 +178,7 @@ def test_device_flow_refused(cli: Cli, op: Provider, answer: str, message: str) 
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 4, err
     assert message in err and "Traceback" not in err
-    assert op.stats()[f"urn:ietf:params:oauth:grant-type:device_code:400"] >= 1  # the provider's own answer
+    assert op.stats()["urn:ietf:params:oauth:grant-type:device_code:400"] >= 1  # the provider's own answer
     assert cli.run("whoami").code == 4
 
 

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from authcli.cli import app
-from authcli.main import fast_token_options, main
 from authcli.commands.login import LoginOptions
 from authcli.commands.logout import LogoutOptions
 from authcli.commands.token import TokenOptions
 from authcli.commands.whoami import WhoamiOptions
+from authcli.main import fast_token_options, main
 
 runner = CliRunner()
 

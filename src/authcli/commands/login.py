@@ -69,7 +69,7 @@ def _password(opts: LoginOptions, ctx: Context) -> str:
     if ctx.io.can_prompt:
         import getpass
 
-        return getpass.getpass("Password: ", stream=ctx.io.stderr)
+        return getpass.getpass("Password: ", stream=ctx.io.stderr)  # type: ignore[arg-type]
     raise UsageError("no password: pipe it in with --password-stdin, or run authcli login in a terminal")
 
 
@@ -147,7 +147,7 @@ def _client_secret(opts: LoginOptions, ctx: Context, profile: Profile) -> str | 
         if ctx.io.can_prompt:
             import getpass
 
-            return getpass.getpass("Client secret: ", stream=ctx.io.stderr)
+            return getpass.getpass("Client secret: ", stream=ctx.io.stderr)  # type: ignore[arg-type]
         raise UsageError("no client secret: pipe it in with --client-secret-stdin, or set AUTHCLI_CLIENT_SECRET")
     return None
 

@@ -257,10 +257,10 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/status/"):
             self._body()
             status = int(path.rsplit("/", 1)[1])
-            headers = {"Location": "/users/me"} if 300 <= status < 400 else None
+            redirect = {"Location": "/users/me"} if 300 <= status < 400 else None
             if status == 204:
                 return self._send(204)
-            return self._json(status, {"status": status}, headers=headers)
+            return self._json(status, {"status": status}, headers=redirect)
         if path.startswith("/bytes/"):
             return self._bytes(int(path.rsplit("/", 1)[1]))
         if path == "/redirect":

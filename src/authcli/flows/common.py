@@ -9,7 +9,6 @@ from typing import Callable, Mapping
 import httpx
 
 from ..config import Profile
-
 from ..errors import AuthcliError, LoginFailed, NetworkError
 from ..http import describe_body, host_port, json_body, server_message
 from ..tokens import MalformedResponse, TokenRecord, record_from_response

@@ -109,7 +109,7 @@ class OAuthFlow(HttpFlow):
         response, url, sent_at = self._exchange(form, secret)
         return replace(login_result(response, url, sent_at, self.api_origin, hint), client_secret=secret)
 
-    def login(self, user: str | None, password: str | None, secret: str | None) -> TokenRecord:
+    def login(self, user: str | None, password: str | None, secret: str | None = None) -> TokenRecord:
         if self.profile.grant == "client-credentials":
             form = {"grant_type": "client_credentials"}
         else:
