@@ -98,7 +98,7 @@ def login(
     issuer: Annotated[Optional[str], typer.Option("--issuer", metavar="URL", help="OAuth: the authorization server, for discovery.", show_default=False)] = None,
     client_id: Annotated[Optional[str], typer.Option("--client-id", metavar="ID", help="OAuth: client ID.", show_default=False)] = None,
     scope: Annotated[Optional[str], typer.Option("--scope", metavar="SCOPES", help='OAuth: scopes, e.g. "openid offline_access".', show_default=False)] = None,
-    flow: Annotated[Optional[str], typer.Option("--flow", metavar="GRANT", help="OAuth grant: password (default), browser (code + PKCE), device or client-credentials.", show_default=False)] = None,
+    flow: Annotated[Optional[str], typer.Option("--flow", metavar="GRANT", help="OAuth grant: browser (code + PKCE), device, password or client-credentials. Default: password with --email or --password-stdin, else browser on a desktop, device over SSH or without a display.", show_default=False)] = None,
     token_endpoint: Annotated[Optional[str], typer.Option("--token-endpoint", metavar="URL", help="OAuth: token endpoint, for servers without discovery.", show_default=False)] = None,
     revocation_endpoint: Annotated[Optional[str], typer.Option("--revocation-endpoint", metavar="URL", help="OAuth: revocation endpoint (RFC 7009).", show_default=False)] = None,
     client_auth: Annotated[Optional[str], typer.Option("--client-auth", metavar="METHOD", help="OAuth: none, client_secret_basic or client_secret_post.", show_default=False)] = None,

@@ -182,6 +182,17 @@ def test_device_flow_refused(cli: Cli, op: Provider, answer: str, message: str) 
     assert cli.run("whoami").code == 4
 
 
+def test_without_a_display_the_default_flow_is_device(cli: Cli, op: Provider) -> None:
+    import signal
+
+    proc = cli.popen("login", "--issuer", op.url, "--client-id", "authcli-device", "--api-url", op.api,
+                     "--storage", "file", DISPLAY="", WAYLAND_DISPLAY="", SSH_CONNECTION="", SSH_TTY="")
+    prompt_url(proc, "To sign in, open ")
+    proc.send_signal(signal.SIGINT)  # stops polling
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Traceback" not in err
+
+
 # -- authorization code with PKCE and a loopback redirect (RFC 7636, RFC 8252) ------------------
 
 def start_browser_login(cli: Cli, op: Provider, *extra: str) -> tuple[subprocess.Popen[str], str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
+from typing import Mapping
 
 from ..config import Profile, effective, storage_for
 from ..context import Context
@@ -73,11 +75,26 @@ def _password(opts: LoginOptions, ctx: Context) -> str:
     raise UsageError("no password: pipe it in with --password-stdin, or run authcli login in a terminal")
 
 
+def default_grant(opts: LoginOptions, env: Mapping[str, str], platform: str) -> str:
+    """The flow when neither --flow nor the profile names one.
+
+    A user name or a piped password means the password grant. Otherwise the browser flow where
+    a graphical browser can open (a desktop session, not over SSH), else the device flow, which
+    needs no browser on this machine."""
+    if opts.email or opts.password_stdin:
+        return "password"
+    if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
+        return "device"
+    if platform in ("darwin", "win32") or env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return "browser"
+    return "device"
+
+
 def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profile:
     """The profile's OAuth settings from flags, else what it had; endpoints from discovery."""
     from ..flows.oauth import discover, endpoint
 
-    grant = opts.flow or existing.grant or "password"
+    grant = opts.flow or existing.grant or default_grant(opts, ctx.env, sys.platform)
     if grant not in ("password", "client-credentials", "device", "browser"):
         raise UsageError(f"unknown --flow {grant!r}: use browser, device, password or client-credentials")
     if opts.redirect_port is not None and not 1 <= opts.redirect_port <= 65535:
