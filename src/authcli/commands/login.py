@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, replace
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..config import Profile, effective, storage_for
 from ..context import Context
@@ -90,6 +90,15 @@ def default_grant(opts: LoginOptions, env: Mapping[str, str], platform: str) -> 
     return "device"
 
 
+# The endpoints besides the token endpoint: profile field (and flag) -> how messages name it.
+OPTIONAL_ENDPOINTS = {
+    "revocation_endpoint": "revocation endpoint",
+    "device_authorization_endpoint": "device authorization endpoint",
+    "authorization_endpoint": "authorization endpoint",
+    "userinfo_endpoint": "userinfo endpoint",
+}
+
+
 def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profile:
     """The profile's OAuth settings from flags, else what it had; endpoints from discovery."""
     from ..flows.oauth import discover, endpoint
@@ -109,26 +118,20 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
     if issuer:
         issuer = endpoint(issuer, "--issuer")
     token_endpoint = opts.token_endpoint
-    revocation_endpoint = opts.revocation_endpoint
-    device_endpoint = opts.device_authorization_endpoint
-    authorization_endpoint = opts.authorization_endpoint
-    userinfo_endpoint = opts.userinfo_endpoint
+    known: Mapping[str, Any] = {}  # where the endpoints not given as flags come from
     if not token_endpoint and issuer:
         # Discovery runs on every login, so `authcli login` is how a profile picks up new endpoints.
-        meta = discover(existing, ctx.env, issuer)
-        token_endpoint = meta["token_endpoint"]
-        revocation_endpoint = revocation_endpoint or meta.get("revocation_endpoint")
-        device_endpoint = device_endpoint or meta.get("device_authorization_endpoint")
-        authorization_endpoint = authorization_endpoint or meta.get("authorization_endpoint")
-        userinfo_endpoint = userinfo_endpoint or meta.get("userinfo_endpoint")
+        known = discover(existing, ctx.env, issuer)
+        token_endpoint = known["token_endpoint"]
     elif not token_endpoint:
         token_endpoint = existing.token_endpoint  # named at an earlier login
-        revocation_endpoint = revocation_endpoint or existing.revocation_endpoint
-        device_endpoint = device_endpoint or existing.device_authorization_endpoint
-        authorization_endpoint = authorization_endpoint or existing.authorization_endpoint
-        userinfo_endpoint = userinfo_endpoint or existing.userinfo_endpoint
+        known = {name: getattr(existing, name) for name in OPTIONAL_ENDPOINTS}
     if not token_endpoint:
         raise UsageError("pass --issuer URL (for discovery) or --token-endpoint URL")
+    endpoints: dict[str, Any] = {}  # each a checked URL or None
+    for name, label in OPTIONAL_ENDPOINTS.items():
+        url = getattr(opts, name) or known.get(name)
+        endpoints[name] = endpoint(url, label) if url else None
     return replace(
         existing,
         flow="oauth",
@@ -138,14 +141,7 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
         grant=grant,
         client_auth=client_auth,
         token_endpoint=endpoint(token_endpoint, "token endpoint"),
-        revocation_endpoint=endpoint(revocation_endpoint, "revocation endpoint") if revocation_endpoint else None,
-        device_authorization_endpoint=(
-            endpoint(device_endpoint, "device authorization endpoint") if device_endpoint else None
-        ),
-        authorization_endpoint=(
-            endpoint(authorization_endpoint, "authorization endpoint") if authorization_endpoint else None
-        ),
-        userinfo_endpoint=endpoint(userinfo_endpoint, "userinfo endpoint") if userinfo_endpoint else None,
+        **endpoints,
         redirect_port=opts.redirect_port or existing.redirect_port,
         audience=opts.audience or existing.audience,
         resource=opts.resource or existing.resource,
