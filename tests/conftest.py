@@ -179,11 +179,36 @@ def start_server(tmp_path: Path) -> Iterator[Any]:
 
     yield start
     for server in servers:
-        server.proc.terminate()
-        try:
-            server.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
+        stop_process(server.proc)
+
+
+def stop_process(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+SERVERS = Path(__file__).resolve().parent / "servers"
+
+
+def start_json_server(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """A test server that prints one JSON line about itself once listening (tests/servers/*)."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line, f"{args[1]} did not start"
+    return proc, json.loads(line)
+
+
+def start_resource_api(introspection_endpoint: str, client_id: str, client_secret: str,
+                       cwd: Path) -> tuple[subprocess.Popen[str], str]:
+    """tests/servers/resource_api.py: a protected API that introspects every token at the provider."""
+    proc, info = start_json_server([sys.executable, str(SERVERS / "resource_api.py"), "--introspection-endpoint",
+                                    introspection_endpoint, "--client-id", client_id, "--client-secret",
+                                    client_secret], cwd)
+    return proc, info["url"]
 
 
 @pytest.fixture

@@ -17,7 +17,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli, Result, one_error_line, post_form
+from tests.conftest import (
+    Cli,
+    Result,
+    one_error_line,
+    post_form,
+    start_json_server,
+    start_resource_api,
+    stop_process,
+)
 from tests.integration.test_refresh import parallel
 
 pytest.importorskip("oauth2_provider", reason="django-oauth-toolkit is a test dependency: pip install -e .[test]")
@@ -51,14 +59,10 @@ class Dot:
 
 @pytest.fixture
 def dot(tmp_path: Path) -> Iterator[Dot]:
-    proc = subprocess.Popen([sys.executable, str(SERVER), "--access-ttl", "300"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
-    assert proc.stdout is not None
-    info = json.loads(proc.stdout.readline())
+    proc, info = start_json_server([sys.executable, str(SERVER), "--access-ttl", "300"], tmp_path)
     yield Dot(info["url"], info["password_client"], info["cc_client"], info["cc_secret"], info["device_client"],
               info["code_client"], proc)
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop_process(proc)
 
 
 def password_login(cli: Cli, dot: Dot, *extra: str, password: str = "alice-password",
@@ -71,19 +75,14 @@ def password_login(cli: Cli, dot: Dot, *extra: str, password: str = "alice-passw
 def test_password_grant_reaches_an_api_that_introspects(cli: Cli, dot: Dot, tmp_path: Path) -> None:
     # A separate resource server that asks DOT (RFC 7662) about each token, with the
     # confidential client's credentials.
-    api = subprocess.Popen([sys.executable, str(SERVER.parent / "resource_api.py"), "--introspection-endpoint",
-                            f"{dot.url}/o/introspect/", "--client-id", dot.cc_client, "--client-secret",
-                            dot.cc_secret], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
+    api, api_url = start_resource_api(f"{dot.url}/o/introspect/", dot.cc_client, dot.cc_secret, tmp_path)
     try:
-        assert api.stdout is not None
-        api_url = json.loads(api.stdout.readline())["url"]
         assert password_login(cli, dot, api_url=api_url).code == 0
         me = cli.run("call", "/me")
         assert me.code == 0, me
         assert json.loads(me.out)["username"] == "alice"
     finally:
-        api.terminate()
-        api.wait(timeout=10)
+        stop_process(api)
 
 
 def cc_login(cli: Cli, dot: Dot, secret: str | None = None) -> Result:

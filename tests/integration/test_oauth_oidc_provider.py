@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -28,11 +27,19 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cli, Result, one_error_line, post_form
+from tests.conftest import (
+    SERVERS,
+    Cli,
+    Result,
+    one_error_line,
+    post_form,
+    start_json_server,
+    start_resource_api,
+    stop_process,
+)
 from tests.integration.test_refresh import parallel
 from tests.servers.browser import Browser
 
-SERVERS = Path(__file__).resolve().parents[1] / "servers"
 OIDC = SERVERS / "oidc"
 REQUIRE = os.environ.get("AUTHCLI_REQUIRE_OIDC") == "1"
 
@@ -57,22 +64,6 @@ class Provider:
         return post_form(self.url + "/token", **form)
 
 
-def _start(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line, f"{args[1]} did not start"
-    return proc, json.loads(line)
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 @pytest.fixture
 def op(tmp_path: Path) -> Iterator[Provider]:
     node = shutil.which("node")
@@ -81,15 +72,13 @@ def op(tmp_path: Path) -> Iterator[Provider]:
         if REQUIRE:
             pytest.fail(f"AUTHCLI_REQUIRE_OIDC=1 but this {reason}")
         pytest.skip(reason)
-    provider, info = _start([node, str(OIDC / "server.mjs")], OIDC)
+    provider, info = start_json_server([node, str(OIDC / "server.mjs")], OIDC)
     api_client = info["clients"]["api"]
-    api, api_info = _start([sys.executable, str(SERVERS / "resource_api.py"),
-                            "--introspection-endpoint", info["url"] + "/token/introspection",
-                            "--client-id", api_client["client_id"], "--client-secret", api_client["client_secret"]],
-                           tmp_path)
-    yield Provider(info["url"], info["clients"], api_info["url"])
-    _stop(api)
-    _stop(provider)
+    api, api_url = start_resource_api(info["url"] + "/token/introspection", api_client["client_id"],
+                                      api_client["client_secret"], tmp_path)
+    yield Provider(info["url"], info["clients"], api_url)
+    stop_process(api)
+    stop_process(provider)
 
 
 USER_SCOPES = "openid offline_access email profile"
