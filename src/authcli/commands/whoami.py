@@ -16,7 +16,7 @@ from ..context import Context
 from ..errors import AuthcliError, AuthError, NetworkError, NotLoggedIn, UsageError
 from ..session import Session, login_hint
 from ..tokens import humanize, jwt_claims
-from ..urls import join
+from ..urls import join, origin_str
 
 
 @dataclass
@@ -78,8 +78,6 @@ def verify_target(profile: Profile) -> tuple[str, str, str | None]:
     userinfo endpoint only when it is the provider's own: the issuer's or the token endpoint's
     origin, where the token came from; anywhere else it is not sent.
     """
-    from ..urls import origin_str
-
     userinfo = profile.userinfo_endpoint
     if profile.flow == "oauth" and userinfo and profile.grant != "client-credentials":
         provider = {origin_str(u) for u in (profile.issuer, profile.token_endpoint) if u}
@@ -109,8 +107,7 @@ def verify(ctx: Context, session: Session) -> Any:
     if response.status_code >= 500:
         raise NetworkError(f"{who} answered HTTP {response.status_code} from {url}")
     if response.status_code >= 400:
-        fix = "check the profile's scope (userinfo needs openid)" if who == "the provider" else \
-            "check the profile's me_path"
+        fix = "check the profile's scope (userinfo needs openid)" if origin else "check the profile's me_path"
         raise AuthcliError(f"{who} answered HTTP {response.status_code} from {url}; {fix}")
     data = json_body(response)
     return data if data is not None else response.text
