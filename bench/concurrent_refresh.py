@@ -76,7 +76,8 @@ def main() -> int:
     parser.add_argument("--refresh-delay", type=float, default=0.2,
                         help="seconds the dev server takes to answer a refresh (a real server's latency)")
     args = parser.parse_args()
-    print("| N | lock | refreshes at server | refresh requests | reuse detections | failed processes | session after | wall time (s) |")
+    print("| N | lock | refreshes at server | refresh requests | reuse detections | failed processes | session after "
+          "| wall time (s) |")
     print("|---|---|---|---|---|---|---|---|")
     for lock in (True, False):
         for n in (int(x) for x in args.sizes.split(",")):

@@ -89,6 +89,11 @@ class Cli:
             if p.is_file() and not p.name.endswith(".lock")
         }
 
+    @property
+    def keyring_service(self) -> str:
+        """The service authcli's entries have: AUTHCLI_KEYRING_SERVICE scoped by the config dir."""
+        return f"{self.env['AUTHCLI_KEYRING_SERVICE']}@{os.path.realpath(self.home)}"
+
     def keyring_entry(self, profile: str = "default") -> str | None:
         """What the real keyring holds for the profile (only inside the private session)."""
         code = (
@@ -96,7 +101,7 @@ class Cli:
             "print('' if v is None else v, end='')"
         )
         proc = subprocess.run(
-            [sys.executable, "-c", code, self.env["AUTHCLI_KEYRING_SERVICE"], profile],
+            [sys.executable, "-c", code, self.keyring_service, profile],
             capture_output=True, text=True, env=self.env, check=True,
         )
         return proc.stdout or None
@@ -104,7 +109,7 @@ class Cli:
     def set_keyring_entry(self, value: str, profile: str = "default") -> None:
         code = "import keyring,sys; keyring.set_password(sys.argv[1], sys.argv[2], sys.argv[3])"
         subprocess.run(
-            [sys.executable, "-c", code, self.env["AUTHCLI_KEYRING_SERVICE"], profile, value],
+            [sys.executable, "-c", code, self.keyring_service, profile, value],
             env=self.env, check=True,
         )
 

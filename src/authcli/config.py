@@ -11,34 +11,64 @@ Directories:
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import NotLoggedIn, UsageError
 
 DEFAULT_PROFILE = "default"
 STORAGES = ("keyring", "file")
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_profile_name(name: str) -> str:
+    """Profile names become file names (tokens, locks): no separators, no '..', nothing hidden."""
+    if not _PROFILE_NAME.match(name):
+        raise UsageError(
+            f"invalid profile name {name!r}: use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return name
 
 
 @dataclass(frozen=True)
 class Paths:
     config_dir: Path
     state_dir: Path
+    # Set when AUTHCLI_CONFIG_DIR chose the directories: the keyring entries are then that
+    # directory's own, so that the entry and the lock file that guards it always go together.
+    scope: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Paths:
         root = env.get("AUTHCLI_CONFIG_DIR")
         if root:
-            base = Path(root).expanduser()
-            return cls(config_dir=base, state_dir=base / "state")
+            base = Path(os.path.realpath(Path(root).expanduser()))
+            return cls(config_dir=base, state_dir=base / "state", scope=str(base))
         import platformdirs
 
         return cls(
             config_dir=Path(platformdirs.user_config_dir("authcli", appauthor=False)),
             state_dir=Path(platformdirs.user_state_dir("authcli", appauthor=False)),
         )
+
+    def top(self, directory: Path) -> Path:
+        """The outermost of authcli's own directories above ``directory``."""
+        for root in (self.config_dir, self.state_dir):
+            if directory.is_relative_to(root):
+                return root
+        return directory
+
+    def private(self, directory: Path) -> Path:
+        """``directory``, created 0700 (with authcli's directories above it) and checked."""
+        from .fsutil import ensure_private_dir
+
+        ensure_private_dir(directory, self.top(directory))
+        return directory
 
     @property
     def config_file(self) -> Path:
@@ -149,6 +179,9 @@ class Config:
 
     @classmethod
     def load(cls, path: Path) -> Config:
+        from .fsutil import check_private_dir
+
+        check_private_dir(path.parent)  # a config others can write could send a login elsewhere
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -171,13 +204,18 @@ class Config:
     def save(self) -> None:
         import tomli_w
 
-        from .fsutil import atomic_write
+        from .errors import StorageError
+        from .fsutil import atomic_write, ensure_private_dir
 
         doc: dict[str, Any] = {}
         if self.current:
             doc["current_profile"] = self.current
         doc["profiles"] = {name: p.to_toml() for name, p in sorted(self.profiles.items())}
-        atomic_write(self.path, tomli_w.dumps(doc).encode("utf-8"), mode=0o600)
+        ensure_private_dir(self.path.parent)
+        try:
+            atomic_write(self.path, tomli_w.dumps(doc).encode("utf-8"), mode=0o600)
+        except OSError as exc:
+            raise StorageError(f"cannot write config file {self.path}: {exc.strerror or exc}") from None
 
     def default_name(self, env: Mapping[str, str]) -> str:
         return env.get("AUTHCLI_PROFILE") or self.current or DEFAULT_PROFILE
@@ -186,6 +224,10 @@ class Config:
         """The profile a command works on; it must exist."""
         name = flag or self.default_name(env)
         if name in self.profiles:
+            try:
+                check_profile_name(name)
+            except UsageError as exc:
+                raise UsageError(f"config file {self.path}: {exc.message}; rename or remove that profile") from None
             return self.profiles[name]
         if flag is None and "AUTHCLI_PROFILE" not in env and name == DEFAULT_PROFILE:
             raise NotLoggedIn("not logged in; run authcli login --api-url URL")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from .config import Config, Paths, Profile, effective
 from .io import IOStreams
@@ -51,15 +51,29 @@ class Context:
         if profile.flow == "oauth":
             from .flows.oauth import OAuthFlow
 
-            return OAuthFlow(profile, self.env, api_origin, clock=self.clock)
+            return OAuthFlow(profile, self.env, api_origin, clock=self.clock, warn=self.io.warn)
         from .flows.jsonapi import JsonApiFlow
 
-        return JsonApiFlow(profile, self.env, api_origin, clock=self.clock)
+        return JsonApiFlow(profile, self.env, api_origin, clock=self.clock, warn=self.io.warn)
 
     @contextmanager
     def lock(self, profile: Profile, ready: Callable[[], bool] | None = None) -> Iterator[bool]:
-        """The profile's cross-process lock; see locking.profile_lock for ``ready``."""
+        """The profile's cross-process lock; see locking.file_lock for ``ready``."""
         from .locking import profile_lock
 
         with profile_lock(self.paths, profile.name, profile.lock_timeout, self.io, self.env, ready) as held:
             yield held
+
+    @contextmanager
+    def edit_config(self) -> Iterator[Config]:
+        """config.toml re-read under its lock, handed out to change, and saved when the block
+        ends without an error: parallel logins each add their profile, none is lost."""
+        from .config import number_from_env
+        from .locking import config_lock
+
+        timeout = number_from_env(self.env, "AUTHCLI_LOCK_TIMEOUT", 30.0)
+        with config_lock(self.paths, timeout, self.io):
+            config = Config.load(self.paths.config_file)
+            yield config
+            config.save()
+            self._config = config

@@ -1,25 +1,74 @@
-"""Atomic, private file writes."""
+"""Private directories and atomic, private file writes.
+
+Every directory on the way to a secret (config dir, state dir, tokens, locks) is created 0700
+and, when it already exists, must belong to this user and be writable by nobody else: as ssh
+refuses a ~/.ssh that others could write, authcli refuses to keep or read a session where
+another user could swap the files under it.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 
+from .errors import StorageError
 
-def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` and every missing parent as 0700; existing directories are left alone."""
-    missing = []
-    while not path.is_dir():
-        missing.append(path)
-        if path.parent == path:
-            break
-        path = path.parent
-    for directory in reversed(missing):
+
+def check_private_dir(path: Path) -> bool:
+    """True when ``path`` is a safe directory, False when it does not exist; else StorageError."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise StorageError(f"cannot use {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise StorageError(f"{path} is not a directory; move it away so authcli can create its own")
+    if hasattr(os, "geteuid"):
+        if info.st_uid != os.geteuid():
+            raise StorageError(
+                f"{path} belongs to another user (uid {info.st_uid}), who could read or replace the sessions "
+                f"in it; remove it, or make it yours with: chown {os.geteuid()} {path}"
+            )
+        if info.st_mode & 0o022:
+            raise StorageError(
+                f"{path} is writable by other users, who could replace the files in it; fix it with: chmod go-w {path}"
+            )
+    return True
+
+
+def ensure_private_dir(path: Path, top: Path | None = None) -> None:
+    """Create ``path`` and its missing parents as 0700 and check every directory from ``top``
+    (the outermost of authcli's own directories) down to ``path``. Directories above ``top``
+    (a home directory, /tmp) are not authcli's and are left alone."""
+    chain = _chain(path, top)
+    for directory in chain:
+        if check_private_dir(directory):
+            continue
         try:
-            directory.mkdir(mode=0o700)
+            directory.mkdir(mode=0o700, parents=directory == chain[0])
         except FileExistsError:
             pass
+        except OSError as exc:
+            raise StorageError(f"cannot create {directory}: {exc.strerror or exc}") from None
+        check_private_dir(directory)  # the mkdir raced another creator: check what won
+
+
+def check_private_chain(path: Path, top: Path | None = None) -> bool:
+    """Check the existing directories from ``top`` down to ``path`` without creating any.
+    False when ``path`` does not exist."""
+    return all(check_private_dir(directory) for directory in _chain(path, top))
+
+
+def _chain(path: Path, top: Path | None) -> list[Path]:
+    if top is None or not path.is_relative_to(top):
+        return [path]
+    chain = [path]
+    while chain[-1] != top:
+        chain.append(chain[-1].parent)
+    return list(reversed(chain))
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
@@ -27,10 +76,11 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
 
     The temporary file is created with ``mode`` from the first byte (O_CREAT|O_EXCL with the
     mode, no chmod afterwards) in the same directory, fsynced, then renamed over ``path``.
+    The directory must exist (ensure_private_dir).
     """
-    ensure_private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, mode)
     try:
         try:
             view = memoryview(data)
@@ -48,6 +98,26 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
             pass
         raise
     _fsync_dir(path.parent)
+
+
+def probe_write(directory: Path, size: int) -> None:
+    """Prove that ``size`` bytes can be written and synced in ``directory`` (then remove them):
+    an OSError says why a real write would fail (full disk, read-only file system, quota)."""
+    tmp = directory / f".probe.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        try:
+            view = memoryview(b"\0" * size)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import ssl
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from . import __version__
 from .errors import NetworkError, UsageError
+from .urls import is_loopback
 
 if TYPE_CHECKING:
     from .config import Profile
@@ -37,17 +40,98 @@ def _verify(profile: Profile, env: Mapping[str, str], cacert: str | None) -> ssl
 def make_client(
     profile: Profile,
     env: Mapping[str, str],
+    target: str,
     timeout: float | None = None,
     cacert: str | None = None,
 ) -> httpx.Client:
-    """A client that follows no redirect by itself (the caller decides where a token may go)."""
+    """A client that follows no redirect by itself (the caller decides where a token may go).
+
+    A loopback ``target`` never goes through HTTP_PROXY/HTTPS_PROXY/ALL_PROXY: plain http is
+    allowed there only because the traffic never leaves the machine."""
     return httpx.Client(
         timeout=httpx.Timeout(timeout or profile.timeout),
         verify=_verify(profile, env, cacert),
         follow_redirects=False,
-        trust_env=True,
+        trust_env=not is_loopback(urlsplit(target).hostname or ""),
         headers={"User-Agent": USER_AGENT},
     )
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """The whole exchange took longer than the timeout (see deadline.py)."""
+
+    def __init__(self) -> None:
+        super().__init__("no complete answer in time")
+
+
+def within(seconds: float) -> AbstractContextManager[None]:
+    """The deadline for one exchange: a httpx timeout when it expires."""
+    from .deadline import deadline
+
+    return deadline(seconds, DeadlineExceeded)
+
+
+MAX_AUTH_ANSWER = 1024 * 1024  # bytes, after decompression
+
+
+class AnswerTooLarge(NetworkError):
+    """An auth endpoint's answer over MAX_AUTH_ANSWER: no token answer is that big."""
+
+
+def fetch(profile: Profile, env: Mapping[str, str], method: str, url: str, *, timeout: float | None = None,
+          auth: httpx.Auth | None = None, **request: Any) -> httpx.Response:
+    """One exchange with an auth endpoint (login, token, device, discovery, userinfo,
+    revocation): done within the timeout as a whole, the answer read and decoded to at most
+    1 MiB with flat memory. Raises httpx.HTTPError (translate() it) or AnswerTooLarge."""
+    seconds = timeout or profile.timeout
+    with within(seconds), make_client(profile, env, url, timeout=seconds) as client:
+        sent = client.build_request(method, url, **request)
+        response = client.send(sent, auth=auth, stream=True)
+        try:
+            body = read_capped(response, url)
+        finally:
+            response.close()
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "content-length")]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request,
+                          extensions=response.extensions)
+
+
+def read_capped(response: httpx.Response, url: str, cap: int = MAX_AUTH_ANSWER) -> bytes:
+    """The decoded body, refused as soon as it grows past ``cap``: a 2 MB gzip answer that
+    inflates to 2 GiB is stopped after ``cap`` bytes, never inflated whole."""
+    import zlib
+
+    too_large = AnswerTooLarge(
+        f"{host_port(url)} sent an answer larger than {cap // 1024} KiB, which no token answer is; refused"
+    )
+    length = response.headers.get("content-length", "")
+    coding = response.headers.get("content-encoding", "identity").strip().lower()
+    if coding in ("", "identity") and length.isdigit() and int(length) > cap:
+        raise too_large
+    if coding in ("gzip", "x-gzip"):
+        decoder: Any = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif coding == "deflate":
+        decoder = zlib.decompressobj()
+    elif coding in ("", "identity"):
+        decoder = None
+    else:
+        raise NetworkError(f"{host_port(url)} answered with content-encoding {coding!r}, which authcli does not accept")
+    out = bytearray()
+    for chunk in response.iter_raw(16 * 1024):
+        if decoder is None:
+            out += chunk
+        else:
+            try:
+                while chunk:
+                    out += decoder.decompress(chunk, cap + 1 - len(out))
+                    if len(out) > cap:
+                        break
+                    chunk = decoder.unconsumed_tail
+            except zlib.error:
+                raise NetworkError(f"{host_port(url)} sent a corrupt {coding} answer") from None
+        if len(out) > cap:
+            raise too_large
+    return bytes(out)
 
 
 def host_port(url: str) -> str:

@@ -97,7 +97,8 @@ class IOStreams:
                 highlight=False,
                 soft_wrap=True,
             )
-        return self._consoles[stream]
+        console: Console = self._consoles[stream]
+        return console
 
 
 def _isatty(stream: IO[str] | None) -> bool:

@@ -1,41 +1,124 @@
-"""The per-profile cross-process lock.
+"""Cross-process locks: one per profile (its session), one for config.toml.
 
-A dedicated, never-deleted lock file per profile in the private state dir, locked with
-flock through filelock (no soft fallback: a lock that silently degrades is no lock).
-The kernel releases it the moment its holder dies, SIGKILL included.
+A dedicated, never-deleted lock file in the private state dir, locked with flock through
+filelock's descriptor lock. The kernel releases it the moment its holder dies, SIGKILL
+included. authcli opens the file itself: O_NOFOLLOW, so a symlink planted at the lock path
+is refused instead of followed, and the descriptor is kept open between attempts, so a
+waiter keeps waiting on the file the holder holds even if the path is deleted meanwhile.
+Once locked, the descriptor must still be the file at the path (device and inode): a lock
+on a file that was deleted or replaced excludes nobody, so then it starts again.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Mapping
 
-from .config import Paths
+from .config import Paths, check_profile_name
 from .errors import LockTimeout, StorageError
-from .fsutil import ensure_private_dir
 from .io import IOStreams
 
 NOTICE_AFTER = 2.0
-POLL = 0.2  # seconds between a waiter's looks at the store
+POLL = 0.05  # seconds between attempts at the lock
+LOOK_EVERY = 0.2  # seconds between a waiter's looks at the store
 # Test-only: lets the concurrency tests show what happens without the lock.
 DISABLE_ENV = "AUTHCLI_TEST_DISABLE_LOCK"
+CONFIG_LOCK = ".config.lock"  # a profile name cannot start with '.'
 
 
 def lock_path(paths: Paths, profile: str) -> Path:
-    return paths.locks_dir / f"{profile}.lock"
+    return paths.locks_dir / f"{check_profile_name(profile)}.lock"
 
 
-def _create_lock_file(path: Path) -> None:
-    ensure_private_dir(path.parent)
+def _open(path: Path) -> int:
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        fd = os.open(path, flags, 0o600)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StorageError(
+                f"lock file {path} is a symbolic link, which authcli never follows; remove it and try again"
+            ) from None
         raise StorageError(f"cannot create lock file {path}: {exc.strerror or exc}") from None
-    os.close(fd)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StorageError(f"lock file {path} is not a regular file; remove it and try again")
+    return fd
+
+
+def _is_at(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (not deleted, not replaced)."""
+    try:
+        now = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+
+
+@contextmanager
+def file_lock(
+    path: Path,
+    timeout: float,
+    what: str,
+    io: IOStreams,
+    ready: Callable[[], bool] | None = None,
+) -> Iterator[bool]:
+    """Hold the lock at ``path`` (its directory must be private): yields True once held.
+
+    With ``ready``, a waiter checks it between attempts and, once it is true (another process
+    finished the work this one was waiting to do), yields False without ever taking the lock.
+    Otherwise N waiters would each take the lock in turn just to re-read a result that is
+    already there: with 200 processes and a slow keyring that queue outlasts any timeout.
+    """
+    from filelock import lock_descriptor, unlock_descriptor
+
+    start = time.monotonic()
+    looked = start
+    noticed = False
+    fd = _open(path)
+    try:
+        while True:
+            try:
+                locked = lock_descriptor(fd, blocking=False)
+            except OSError as exc:
+                raise StorageError(f"cannot lock {path}: {exc.strerror or exc}") from None
+            if locked and _is_at(fd, path):
+                break
+            if locked:  # the file was deleted or replaced: lock whatever is there now
+                unlock_descriptor(fd)
+                os.close(fd)
+                fd = -1
+                fd = _open(path)
+                continue
+            now = time.monotonic()
+            if ready is not None and now - looked >= LOOK_EVERY:
+                looked = now
+                if ready():
+                    yield False
+                    return
+            waited = now - start
+            if waited >= timeout:
+                raise LockTimeout(
+                    f"another authcli process held the lock for {what} for more than "
+                    f"{timeout:g}s; try again, or raise AUTHCLI_LOCK_TIMEOUT (lock file: {path})"
+                )
+            if not noticed and io.stderr_tty and waited >= NOTICE_AFTER:
+                io.info(f"authcli: waiting for another authcli process using {what}...")
+                noticed = True
+            time.sleep(min(POLL, max(0.0, timeout - waited)))
+        try:
+            yield True
+        finally:
+            unlock_descriptor(fd)
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 @contextmanager
@@ -47,46 +130,19 @@ def profile_lock(
     env: Mapping[str, str],
     ready: Callable[[], bool] | None = None,
 ) -> Iterator[bool]:
-    """Hold the profile's lock: yields True once held.
-
-    With ``ready``, a waiter checks it between attempts and, once it is true (another process
-    finished the work this one was waiting to do), yields False without ever taking the lock.
-    Otherwise N waiters would each take the lock in turn just to re-read a result that is
-    already there: with 200 processes and a slow keyring that queue outlasts any timeout.
-    """
+    """The profile's session lock; see file_lock for ``ready``."""
     if env.get(DISABLE_ENV) == "1":
         yield True
         return
-    from filelock import FileLock, Timeout
-
     path = lock_path(paths, profile)
-    _create_lock_file(path)
-    lock = FileLock(str(path), fallback_to_soft=False, preserve_lock_file=True, thread_local=False)
-    start = time.monotonic()
-    noticed = False
-    held = False
-    try:
-        while not held:
-            left = timeout - (time.monotonic() - start)
-            try:
-                lock.acquire(timeout=max(0.0, min(POLL, left)))
-                held = True
-            except Timeout:
-                if ready is not None and ready():
-                    break
-                waited = time.monotonic() - start
-                if waited >= timeout:
-                    raise LockTimeout(
-                        f"another authcli process held the lock for profile '{profile}' for more than "
-                        f"{timeout:g}s; try again, or raise AUTHCLI_LOCK_TIMEOUT (lock file: {path})"
-                    ) from None
-                if not noticed and io.stderr_tty and waited >= NOTICE_AFTER:
-                    io.info(f"authcli: waiting for another authcli process using profile '{profile}'...")
-                    noticed = True
-    except OSError as exc:
-        raise StorageError(f"cannot lock {path}: {exc.strerror or exc}") from None
-    try:
+    paths.private(paths.locks_dir)
+    with file_lock(path, timeout, f"profile '{profile}'", io, ready) as held:
         yield held
-    finally:
-        if held:
-            lock.release()
+
+
+@contextmanager
+def config_lock(paths: Paths, timeout: float, io: IOStreams) -> Iterator[None]:
+    """Serialises read-change-write of config.toml across processes."""
+    paths.private(paths.locks_dir)
+    with file_lock(paths.locks_dir / CONFIG_LOCK, timeout, "config.toml", io):
+        yield

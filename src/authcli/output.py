@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -21,7 +21,7 @@ UPLOAD_PROGRESS_MIN = 4 * 1024 * 1024
 
 
 def is_json(response: httpx.Response) -> bool:
-    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
     return kind == "application/json" or kind.endswith("+json")
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .errors import AuthError, NotLoggedIn, SessionExpired, UsageError
+from .deadline import paused
+from .errors import AuthError, NotLoggedIn, SessionExpired, StorageError, UsageError
 from .tokens import TokenRecord, humanize, refresh_margin
 from .urls import origin_str
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from .context import Context
 
 REPLAY_PAUSE = 0.5
+SAVE_ATTEMPTS = 4  # over about 1.5 s
+SAVE_PAUSE = 0.25
 
 
 def login_hint(profile: str) -> str:
@@ -70,6 +73,10 @@ class Session:
         self._check_min_ttl(record, min_ttl)
         if self._usable(record, min_ttl, rejected):
             return record.access_token
+        with paused():  # waiting for a sibling's refresh is not the server's time
+            return self._access_token_locked(min_ttl, rejected)
+
+    def _access_token_locked(self, min_ttl: float, rejected: str | None) -> str:
         found: list[TokenRecord] = []
 
         def refreshed_meanwhile() -> bool:
@@ -91,7 +98,7 @@ class Session:
     def refresh_now(self) -> TokenRecord:
         """Refresh unconditionally (single-flight: one refresh even when many ask at once)."""
         before = self._require()
-        with self.ctx.lock(self.profile):
+        with paused(), self.ctx.lock(self.profile):
             record = self._require()
             if record.refresh_token != before.refresh_token:
                 return record  # another process refreshed while we waited for the lock
@@ -121,6 +128,8 @@ class Session:
                 return record  # nothing to refresh with; use what is left of it
             self.store.delete(name)
             raise SessionExpired(f"session expired, run {login_hint(name)}")
+        # A refresh token is single-use: spend it only when its successor can be kept.
+        self.store.check_writable(name, record)
         try:
             try:
                 fresh = flow.refresh(record)
@@ -141,5 +150,19 @@ class Session:
                 self.ctx.io.warn(f"could not refresh ({exc.message}); using the current token, {when}")
                 return record
             raise
-        self.store.save(name, fresh)
+        self._keep(fresh)
         return fresh
+
+    def _keep(self, fresh: TokenRecord) -> None:
+        """Save a refreshed record; the refresh token it replaces is spent, so try hard."""
+        for attempt in range(SAVE_ATTEMPTS):
+            try:
+                self.store.save(self.profile.name, fresh)
+                return
+            except StorageError as exc:
+                if attempt + 1 == SAVE_ATTEMPTS:
+                    raise StorageError(
+                        f"the session was refreshed but the new tokens could not be saved ({exc.message}); "
+                        f"the server has spent the old refresh token: run {login_hint(self.profile.name)}"
+                    ) from None
+                time.sleep(SAVE_PAUSE * (attempt + 1))

@@ -7,30 +7,24 @@ tests (tests/unit/test_store_contract.py). Library exceptions are translated her
 from __future__ import annotations
 
 import os
-import re
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from .errors import CorruptRecord, KeyringUnavailable, StorageError, UsageError
-from .fsutil import atomic_write
+from .config import check_profile_name
+from .errors import CorruptRecord, KeyringUnavailable, StorageError
+from .fsutil import atomic_write, check_private_chain, ensure_private_dir, probe_write
 from .tokens import MalformedRecord, TokenRecord
 
 if TYPE_CHECKING:
     from .config import Paths
 
 SERVICE = "authcli"
-_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 T = TypeVar("T")
-
-
-def check_profile_name(name: str) -> str:
-    if not _PROFILE_NAME.match(name):
-        raise UsageError(
-            f"invalid profile name {name!r}: use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
-    return name
+MAX_RECORD = 1024 * 1024
 
 
 class Store(Protocol):
@@ -39,6 +33,11 @@ class Store(Protocol):
     def load(self, profile: str) -> TokenRecord | None: ...
 
     def save(self, profile: str, record: TokenRecord) -> None: ...
+
+    def check_writable(self, profile: str, record: TokenRecord) -> None:
+        """Raise StorageError unless a record like ``record`` could be saved now. The refresh
+        engine asks before it spends a refresh token whose successor it must keep."""
+        ...
 
     def delete(self, profile: str) -> bool: ...
 
@@ -59,13 +58,18 @@ def _profile_flag(profile: str) -> str:
     return "" if profile == "default" else f" --profile {profile}"
 
 
+# Room for a new record larger than the current one (a longer rotated token, a new ID token).
+HEADROOM = 16 * 1024
+
+
 class FileStore:
-    """One 0600 JSON file per profile, replaced atomically."""
+    """One 0600 JSON file per profile, replaced atomically, in a private directory."""
 
     kind = "file"
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self.directory = paths.tokens_dir
 
     def _path(self, profile: str) -> Path:
         return self.directory / f"{check_profile_name(profile)}.json"
@@ -75,21 +79,42 @@ class FileStore:
 
     def load(self, profile: str) -> TokenRecord | None:
         path = self._path(profile)
+        if not check_private_chain(self.directory, self.paths.top(self.directory)):
+            return None
         try:
-            text = path.read_text(encoding="utf-8")
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StorageError(f"cannot read token file {path}: {exc.strerror or exc}") from None
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                text = handle.read(MAX_RECORD + 1).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise StorageError(f"cannot read token file {path}: {exc}") from None
+        if len(text) > MAX_RECORD:
+            raise CorruptRecord(f"token file {path} is too large to be an authcli record; "
+                                f"run authcli login{_profile_flag(profile)} to replace it")
         return _parse(text, profile, str(path))
 
     def save(self, profile: str, record: TokenRecord) -> None:
         path = self._path(profile)
+        self.paths.private(self.directory)
         self._sweep(path)
         try:
             atomic_write(path, record.to_json().encode("utf-8"), mode=0o600)
         except OSError as exc:
             raise StorageError(f"cannot write token file {path}: {exc.strerror or exc}") from None
+
+    def check_writable(self, profile: str, record: TokenRecord) -> None:
+        self.paths.private(self.directory)
+        try:
+            probe_write(self.directory, len(record.to_json()) + HEADROOM)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write token file {self._path(profile)}: {exc.strerror or exc}; the session was not "
+                "refreshed and is intact: free some space (or make the directory writable) and try again"
+            ) from None
 
     @staticmethod
     def _sweep(path: Path) -> None:
@@ -146,6 +171,14 @@ class KeyringStore:
         keyring = self._keyring()
         self._call(lambda: keyring.set_password(self.service, profile, record.to_json()))
 
+    def check_writable(self, profile: str, record: TokenRecord) -> None:
+        """Write the current record again: a locked or refusing keyring fails here, before the
+        refresh token is spent, not after."""
+        try:
+            self.save(profile, record)
+        except StorageError as exc:
+            raise type(exc)(f"{exc.message} (the session was not refreshed and is intact)") from None
+
     def delete(self, profile: str) -> bool:
         keyring = self._keyring()
         from keyring.errors import PasswordDeleteError
@@ -161,7 +194,7 @@ class KeyringStore:
 
         return self._call(delete)
 
-    def _keyring(self):  # type: ignore[no-untyped-def]
+    def _keyring(self) -> ModuleType:
         import keyring
 
         if not self._loaded:
@@ -190,8 +223,9 @@ class KeyringStore:
         backend = keyring.core.get_keyring()
         if keyring.core.recommended(backend):
             try:
+                ensure_private_dir(cache.parent)
                 atomic_write(cache, f"{type(backend).__module__}.{type(backend).__name__}\n".encode(), mode=0o600)
-            except OSError:
+            except (OSError, StorageError):
                 pass  # only a cache
 
     def _forget_backend(self) -> None:
@@ -248,7 +282,15 @@ class KeyringStore:
         raise AssertionError("unreachable")
 
 
+def keyring_service(paths: Paths, env: Mapping[str, str]) -> str:
+    """The keyring service name: 'authcli' (or AUTHCLI_KEYRING_SERVICE), followed by the
+    directory when AUTHCLI_CONFIG_DIR chose one, so each config dir's entries are its own and
+    are guarded by its own lock files."""
+    service = env.get("AUTHCLI_KEYRING_SERVICE") or SERVICE
+    return f"{service}@{paths.scope}" if paths.scope else service
+
+
 def make_store(kind: str, paths: Paths, env: Mapping[str, str]) -> Store:
     if kind == "file":
-        return FileStore(paths.tokens_dir)
-    return KeyringStore(env.get("AUTHCLI_KEYRING_SERVICE") or SERVICE, backend_cache=paths.state_dir / "keyring-backend")
+        return FileStore(paths)
+    return KeyringStore(keyring_service(paths, env), backend_cache=paths.state_dir / "keyring-backend")

@@ -7,10 +7,18 @@ clock is never compared with ours, so a skewed server cannot cause a refresh sto
 from __future__ import annotations
 
 import json
+import math
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 RECORD_VERSION = 1
+# What may go into "Authorization: Bearer <token>" and a form field without breaking the
+# message: visible ASCII (RFC 6749 VSCHAR without the space). RFC 6750's b64token is
+# stricter, but real providers issue tokens outside it (Salesforce's contain '!').
+_TOKEN = re.compile(r"^[\x21-\x7e]+$")
+MAX_LIFETIME = 10 * 365 * 86400.0  # seconds; anything longer is not a lifetime but a mistake
 
 
 class MalformedRecord(ValueError):
@@ -96,7 +104,8 @@ class TokenRecord:
                 raise MalformedRecord(f"bad {name}")
         for name in ("expires_at", "obtained_at"):
             value = getattr(record, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
                 raise MalformedRecord(f"bad {name}")
         return record
 
@@ -115,11 +124,29 @@ def _field(data: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
+def _sane_lifetime(value: Any, warn: Callable[[str], None]) -> float | None:
+    """expires_in as a number of seconds, or None when absent or not a sane lifetime."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise MalformedResponse("expires_in is not a number") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MalformedResponse("expires_in is not a number")
+    if not (math.isfinite(value) and 0 <= value <= MAX_LIFETIME):
+        warn("the server sent an impossible token lifetime (expires_in); treating the expiry as unknown")
+        return None
+    return float(value)
+
+
 def record_from_response(
     data: Any,
     sent_at: float,
     api_origin: str,
     previous: TokenRecord | None = None,
+    warn: Callable[[str], None] = lambda message: None,
 ) -> TokenRecord:
     """Build a record from a login or refresh answer (either spelling of the fields).
 
@@ -134,15 +161,12 @@ def record_from_response(
     refresh = _field(data, "refreshToken", "refresh_token")
     if refresh is not None and not isinstance(refresh, str):
         raise MalformedResponse("the refresh token in the answer is not a string")
+    for token in (access, refresh):
+        if token and not _TOKEN.match(token):
+            # Never echoed: the message is about the token, not the token.
+            raise MalformedResponse("the server sent a malformed token (characters a token cannot have); nothing was stored")
     token_type = _field(data, "tokenType", "token_type") or "Bearer"
-    lifetime = _field(data, "expiresIn", "expires_in")
-    if isinstance(lifetime, str):
-        try:
-            lifetime = float(lifetime)
-        except ValueError:
-            raise MalformedResponse("expires_in is not a number") from None
-    if lifetime is not None and (isinstance(lifetime, bool) or not isinstance(lifetime, (int, float))):
-        raise MalformedResponse("expires_in is not a number")
+    lifetime = _sane_lifetime(_field(data, "expiresIn", "expires_in"), warn)
     if lifetime is None:
         lifetime = jwt_lifetime(access)
     id_token, scope = data.get("id_token"), data.get("scope")
@@ -182,7 +206,8 @@ def jwt_lifetime(token: str) -> float | None:
         return None
     exp, iat = claims.get("exp"), claims.get("iat")
     if isinstance(exp, (int, float)) and isinstance(iat, (int, float)) and exp > iat:
-        return float(exp - iat)
+        lifetime = float(exp - iat)
+        return lifetime if math.isfinite(lifetime) and lifetime <= MAX_LIFETIME else None
     return None
 
 

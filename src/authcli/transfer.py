@@ -15,7 +15,7 @@ import httpx
 
 from .auth import SessionAuth
 from .errors import AuthcliError, UsageError
-from .http import translate
+from .http import translate, within
 from .io import IOStreams
 from .request import IDEMPOTENT, Body
 from .session import Session
@@ -109,7 +109,10 @@ class Sender:
             )
             self.auth = SessionAuth(self.session, replayable=replayable)
             try:
-                response = self.client.send(request, auth=self.auth, stream=True)
+                # The deadline covers the answer's headers; a streaming body then has the
+                # client's read timeout as its idle timeout.
+                with within(call.timeout):
+                    response = self.client.send(request, auth=self.auth, stream=True)
             except httpx.TransportError as exc:
                 if may_retry and attempt < call.retry:
                     attempt += 1

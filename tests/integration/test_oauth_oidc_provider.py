@@ -304,7 +304,7 @@ def test_logout_revokes_the_refresh_token(cli: Cli, op: Provider) -> None:
 class _Documents(BaseHTTPRequestHandler):
     """Serves /<name>/.well-known/openid-configuration from DOCUMENTS."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 class Handler(BaseHTTPRequestHandler):
     server: Api
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def send_json(self, status: int, body: dict[str, Any], **headers: str) -> None:

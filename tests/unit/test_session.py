@@ -45,6 +45,9 @@ class FakeStore:
         self.saves.append(record)
         self.record = record
 
+    def check_writable(self, profile: str, record: TokenRecord) -> None:
+        pass
+
     def delete(self, profile: str) -> bool:
         had = self.record is not None
         self.record = None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from authcli.config import Paths
 from authcli.errors import CorruptRecord, KeyringUnavailable, StorageError, UsageError
 from authcli.store import FileStore, KeyringStore, Store
 from authcli.tokens import TokenRecord
@@ -19,10 +20,15 @@ RECORD = TokenRecord("access-1", "refresh-1", 2000.0, 1000.0, "https://api.examp
 ROTATED = TokenRecord("access-2", "refresh-2", 3000.0, 2000.0, "https://api.example.com:443")
 
 
+def file_store(root: Path) -> FileStore:
+    """A file store under ``root`` as AUTHCLI_CONFIG_DIR lays it out: root/state/tokens."""
+    return FileStore(Paths(config_dir=root, state_dir=root / "state", scope=str(root)))
+
+
 @pytest.fixture(params=["file", pytest.param("keyring", marks=pytest.mark.keyring)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "file":
-        yield FileStore(tmp_path / "tokens")
+        yield file_store(tmp_path)
         return
     keyring_store = KeyringStore(service=f"authcli-contract-{uuid.uuid4().hex[:8]}")
     yield keyring_store
@@ -73,25 +79,31 @@ class TestStoreContract:
         store.save("p", RECORD)  # login can replace it
         assert store.load("p") == RECORD
 
+    def test_check_writable_leaves_the_record_as_it_was(self, store: Store) -> None:
+        store.save("p", RECORD)
+        store.check_writable("p", RECORD)
+        assert store.load("p") == RECORD
+
     def test_location_names_no_secret(self, store: Store) -> None:
         store.save("p", RECORD)
         assert "access-1" not in store.location("p") and "refresh-1" not in store.location("p")
 
 
 def test_file_store_is_private_and_leaves_no_temp_files(tmp_path: Path) -> None:
-    store = FileStore(tmp_path / "a" / "tokens")
+    store = file_store(tmp_path / "a")
     store.save("p", RECORD)
     store.save("p", ROTATED)
     path = Path(store.location("p"))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.parent.parent.stat().st_mode) == 0o700
     assert sorted(p.name for p in path.parent.iterdir()) == ["p.json"]
 
 
 def test_file_store_refuses_path_like_profile_names(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="invalid profile name"):
-        FileStore(tmp_path).load("../evil")
+        file_store(tmp_path).load("../evil")
 
 
 class FakeKeyring:
@@ -147,10 +159,10 @@ def test_keyring_gives_up_after_bounded_retries() -> None:
 
 
 def test_file_store_sweeps_temp_files_a_killed_writer_left(tmp_path: Path) -> None:
-    store = FileStore(tmp_path / "tokens")
+    store = file_store(tmp_path)
     store.save("p", RECORD)
-    leftover = tmp_path / "tokens" / ".p.json.0123456789ab.tmp"
-    live = tmp_path / "tokens" / ".p.json.ba9876543210.tmp"  # another writer, right now
+    leftover = tmp_path / "state" / "tokens" / ".p.json.0123456789ab.tmp"
+    live = tmp_path / "state" / "tokens" / ".p.json.ba9876543210.tmp"  # another writer, right now
     for path in (leftover, live):
         path.write_text(RECORD.to_json())
     os.utime(leftover, (1, 1))
@@ -160,4 +172,4 @@ def test_file_store_sweeps_temp_files_a_killed_writer_left(tmp_path: Path) -> No
     leftover.write_text(RECORD.to_json())
     os.utime(leftover, (1, 1))
     store.delete("p")
-    assert list((tmp_path / "tokens").iterdir()) == []
+    assert list((tmp_path / "state" / "tokens").iterdir()) == []

@@ -88,7 +88,7 @@ def run(opts: CallOptions, ctx: Context) -> int:
     hooks = trace_hooks(ctx.io) if opts.verbose else None
     pretty = ctx.io.stdout_tty and not opts.raw
     upload_bar = call.body is not None and (call.body.size or 0) >= UPLOAD_PROGRESS_MIN and call.body.path is not None
-    with make_client(profile, ctx.env, timeout=opts.timeout, cacert=opts.cacert) as client:
+    with make_client(profile, ctx.env, profile.api_url or "", timeout=opts.timeout, cacert=opts.cacert) as client:
         if hooks:
             client.event_hooks = hooks
         sender = Sender(client, session, ctx.io)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
-from ..config import Profile, effective, storage_for
+from ..config import Profile, check_profile_name, effective, storage_for
 from ..context import Context
-from ..errors import CorruptRecord, StorageError, UsageError
+from ..errors import AuthcliError, CorruptRecord, StorageError, UsageError
 from ..session import Session
-from ..store import check_profile_name, make_store
+from ..store import make_store
 from ..urls import check_api_url
 
 
@@ -209,11 +210,22 @@ def run(opts: LoginOptions, ctx: Context) -> int:
             ctx.io, secret, open_browser=not opts.no_browser, timeout=opts.browser_timeout)
     with ctx.lock(profile):
         record = device_record or flow.login(email, password, secret)
-        session.store.save(name, record)
-        if name in config.profiles and existing.storage != storage:
-            _forget_old_copy(ctx, existing, name)
-        config.profiles[name] = saved
-        config.save()
+        # The profile is recorded first: tokens the config could not list would be a live
+        # session that nothing shows or revokes.
+        with ctx.edit_config() as edited:
+            old = edited.profiles.get(name)
+            edited.profiles[name] = saved
+        try:
+            session.store.save(name, record)
+        except AuthcliError:
+            with ctx.edit_config() as edited:  # as it was: the old session (if any) is still there
+                if old is None:
+                    edited.profiles.pop(name, None)
+                else:
+                    edited.profiles[name] = old
+            raise
+        if old is not None and old.storage != storage:
+            _forget_old_copy(ctx, old, name)
 
     if storage == "file":
         ctx.io.warn(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..config import Profile, effective
 from ..context import Context
-from ..errors import CorruptRecord, NetworkError, NotLoggedIn
+from ..errors import AuthcliError, CorruptRecord, NetworkError, NotLoggedIn
 from ..urls import origin_str
 
 
@@ -42,9 +42,21 @@ def run(opts: LogoutOptions, ctx: Context) -> int:
             profiles = []
     if not profiles:
         ctx.io.info("Not logged in.")
+    failed: AuthcliError | None = None
     for profile in profiles:
-        if end_session(ctx, profile):
+        try:
+            ended = end_session(ctx, profile)
+        except AuthcliError as exc:
+            if not opts.all:
+                raise
+            # One broken profile must not keep the others' sessions alive.
+            ctx.io.warn(f"profile '{profile.name}': {exc.message}")
+            failed = failed or exc
+            continue
+        if ended:
             ctx.io.info(f"Logged out of profile '{profile.name}'.")
         else:
             ctx.io.info(f"Not logged in (profile '{profile.name}').")
+    if failed is not None:
+        raise type(failed)(f"{failed.message} (the other profiles were logged out)")
     return 0

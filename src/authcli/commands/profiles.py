@@ -74,25 +74,20 @@ def list_profiles(opts: ProfilesOptions, ctx: Context) -> int:
     return 0
 
 
-def _known(ctx: Context, name: str) -> None:
-    ctx.config.resolve(name, ctx.env)  # raises the one "unknown profile" error
-
-
 def use(opts: ProfileNameOptions, ctx: Context) -> int:
-    _known(ctx, opts.name)
-    ctx.config.current = opts.name
-    ctx.config.save()
+    with ctx.edit_config() as config:
+        config.resolve(opts.name, ctx.env)  # raises the one "unknown profile" error
+        config.current = opts.name
     ctx.io.info(f"Profile '{opts.name}' is now the default.")
     return 0
 
 
 def remove(opts: ProfileNameOptions, ctx: Context) -> int:
-    _known(ctx, opts.name)
-    config = ctx.config
-    end_session(ctx, effective(config.profiles[opts.name], ctx.env))
-    del config.profiles[opts.name]
-    if config.current == opts.name:
-        config.current = None
-    config.save()
+    profile = ctx.config.resolve(opts.name, ctx.env)
+    end_session(ctx, effective(profile, ctx.env))
+    with ctx.edit_config() as config:
+        config.profiles.pop(opts.name, None)
+        if config.current == opts.name:
+            config.current = None
     ctx.io.info(f"Removed profile '{opts.name}' and its stored tokens.")
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..config import Profile
@@ -32,7 +32,7 @@ TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time", "updated_at")
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def describe(ctx: Context, session: Session) -> dict[str, Any]:
@@ -93,13 +93,12 @@ def verify(ctx: Context, session: Session) -> Any:
     import httpx
 
     from ..auth import SessionAuth
-    from ..http import json_body, make_client, translate
+    from ..http import fetch, json_body, translate
 
     url, who, origin = verify_target(session.profile)
     auth = SessionAuth(session, origin=origin)
     try:
-        with make_client(session.profile, ctx.env) as client:
-            response = client.get(url, auth=auth, headers={"Accept": "application/json"})
+        response = fetch(session.profile, ctx.env, "GET", url, auth=auth, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
         raise translate(exc, url, session.profile.timeout) from None
     if response.status_code == 401:

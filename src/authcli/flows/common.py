@@ -4,7 +4,7 @@ for refresh, whichever protocol asked (JSON login API or OAuth 2.0 token endpoin
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -21,7 +21,12 @@ NOT_A_VERDICT = {"invalid_request", "invalid_client", "unauthorized_client", "un
                  "invalid_scope"}
 
 
-def login_result(response: httpx.Response, url: str, sent_at: float, api_origin: str, hint: str) -> TokenRecord:
+def silent(message: str) -> None:
+    """Where a flow's warnings go when nobody listens (unit tests)."""
+
+
+def login_result(response: httpx.Response, url: str, sent_at: float, api_origin: str, hint: str,
+                 warn: Callable[[str], None] = silent) -> TokenRecord:
     """The record a login answer gives, or the error it means. ``hint``: what to check on a 3xx/4xx."""
     data = json_body(response)
     status = response.status_code
@@ -36,12 +41,13 @@ def login_result(response: httpx.Response, url: str, sent_at: float, api_origin:
             f"{host_port(url)} answered the login with {describe_body(response)}, not JSON; is the URL right?"
         )
     try:
-        return record_from_response(data, sent_at, api_origin)
+        return record_from_response(data, sent_at, api_origin, warn=warn)
     except MalformedResponse as exc:
         raise NetworkError(f"unexpected login answer from {host_port(url)}: {exc}") from None
 
 
-def refresh_result(response: httpx.Response, url: str, sent_at: float, record: TokenRecord, hint: str) -> TokenRecord:
+def refresh_result(response: httpx.Response, url: str, sent_at: float, record: TokenRecord, hint: str,
+                   warn: Callable[[str], None] = silent) -> TokenRecord:
     """The new record a refresh answer gives, or the Refresh* outcome it means (see session.py)."""
     status = response.status_code
     data = json_body(response)
@@ -59,8 +65,7 @@ def refresh_result(response: httpx.Response, url: str, sent_at: float, record: T
             f"{host_port(url)} answered the refresh with {describe_body(response)}, not JSON; tokens kept"
         )
     try:
-        return record_from_response(
-            data, sent_at, record.api_origin, previous=record)
+        return record_from_response(data, sent_at, record.api_origin, previous=record, warn=warn)
     except MalformedResponse as exc:
         raise RefreshMalformed(f"unexpected refresh answer from {host_port(url)}: {exc}; tokens kept") from None
 
@@ -75,8 +80,10 @@ class HttpFlow:
         env: Mapping[str, str],
         api_origin: str,
         clock: Callable[[], float] = time.time,
+        warn: Callable[[str], None] = silent,
     ) -> None:
         self.profile = profile
         self.env = env
         self.api_origin = api_origin
         self.clock = clock
+        self.warn = warn

@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import httpx
 
 from ..config import Profile
 from ..errors import NetworkError
-from ..http import host_port, make_client, translate
+from ..http import AnswerTooLarge, fetch, host_port, translate
 from ..tokens import TokenRecord
 from ..urls import join
-from . import RefreshTransient
-from .common import HttpFlow, login_result, refresh_result
+from . import RefreshMalformed, RefreshTransient
+from .common import HttpFlow, login_result, refresh_result, silent
 
 
 class JsonApiFlow(HttpFlow):
     def __init__(self, profile: Profile, env: Mapping[str, str], api_origin: str,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, warn: Callable[[str], None] = silent) -> None:
         assert profile.api_url
-        super().__init__(profile, env, api_origin, clock)
+        super().__init__(profile, env, api_origin, clock, warn)
 
     def _post(self, path: str, body: dict[str, Any], timeout: float | None = None) -> httpx.Response:
         url = join(self.profile.api_url or "", path)
-        with make_client(self.profile, self.env, timeout=timeout) as client:
-            return client.post(url, json=body, headers={"Accept": "application/json"})
+        return fetch(self.profile, self.env, "POST", url, timeout=timeout, json=body,
+                     headers={"Accept": "application/json"})
 
     def login(self, user: str | None, password: str | None, secret: str | None = None) -> TokenRecord:
         """``secret`` (an OAuth client secret) has no place in this protocol and is ignored."""
@@ -36,7 +37,8 @@ class JsonApiFlow(HttpFlow):
             response = self._post(self.profile.login_path, body)
         except httpx.HTTPError as exc:
             raise translate(exc, url, self.profile.timeout) from None
-        return login_result(response, url, sent_at, self.api_origin, "check --api-url and the profile's login_path")
+        return login_result(response, url, sent_at, self.api_origin, "check --api-url and the profile's login_path",
+                            self.warn)
 
     def can_renew(self, record: TokenRecord) -> bool:
         return record.refresh_token is not None
@@ -49,7 +51,9 @@ class JsonApiFlow(HttpFlow):
             response = self._post(self.profile.refresh_path, {self.profile.refresh_field: record.refresh_token})
         except httpx.HTTPError as exc:
             raise RefreshTransient(translate(exc, url, self.profile.timeout).message) from None
-        return refresh_result(response, url, sent_at, record, "check the profile's refresh_path and refresh_field")
+        except AnswerTooLarge as exc:
+            raise RefreshMalformed(f"{exc.message}; tokens kept") from None
+        return refresh_result(response, url, sent_at, record, "check the profile's refresh_path and refresh_field", self.warn)
 
     def logout(self, record: TokenRecord) -> None:
         """Tell the server the session is over. Best effort: raises NetworkError on any failure."""

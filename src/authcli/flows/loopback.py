@@ -19,7 +19,7 @@ PAGE = (
 class _Handler(BaseHTTPRequestHandler):
     server: _Listener
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:

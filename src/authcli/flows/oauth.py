@@ -10,20 +10,21 @@ invalid_grant ending the session and transient errors keeping it are all session
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from ..config import Profile
 from ..errors import LoginFailed, NetworkError, UsageError
-from ..http import describe_body, host_port, json_body, make_client, translate
+from ..http import AnswerTooLarge, describe_body, fetch, host_port, json_body, translate
 from ..io import IOStreams
 from ..tokens import TokenRecord
 from ..urls import check_api_url
-from . import RefreshTransient
-from .common import HttpFlow, login_result, refresh_result
+from . import RefreshMalformed, RefreshTransient
+from .common import HttpFlow, login_result, refresh_result, silent
 
 GRANTS = ("password", "client-credentials", "device", "browser")
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -34,33 +35,32 @@ WELL_KNOWN = ("/.well-known/openid-configuration", "/.well-known/oauth-authoriza
 def discover(profile: Profile, env: Mapping[str, str], issuer: str) -> dict[str, Any]:
     """The provider's metadata: OpenID Connect discovery, else RFC 8414."""
     tried = []
-    with make_client(profile, env) as client:
-        for suffix in WELL_KNOWN:
-            url = issuer.rstrip("/") + suffix
-            tried.append(url)
-            try:
-                response = client.get(url, headers={"Accept": "application/json"})
-            except httpx.HTTPError as exc:
-                raise translate(exc, url, profile.timeout) from None
-            if response.status_code == 404:
-                continue
-            data = json_body(response)
-            if response.status_code != 200 or not isinstance(data, dict):
-                raise NetworkError(
-                    f"discovery at {url} answered HTTP {response.status_code} with {describe_body(response)}"
-                )
-            if not isinstance(data.get("token_endpoint"), str):
-                raise UsageError(f"the discovery document at {url} has no token_endpoint; pass --token-endpoint URL")
-            return data
+    for suffix in WELL_KNOWN:
+        url = issuer.rstrip("/") + suffix
+        tried.append(url)
+        try:
+            response = fetch(profile, env, "GET", url, headers={"Accept": "application/json"})
+        except httpx.HTTPError as exc:
+            raise translate(exc, url, profile.timeout) from None
+        if response.status_code == 404:
+            continue
+        data = json_body(response)
+        if response.status_code != 200 or not isinstance(data, dict):
+            raise NetworkError(
+                f"discovery at {url} answered HTTP {response.status_code} with {describe_body(response)}"
+            )
+        if not isinstance(data.get("token_endpoint"), str):
+            raise UsageError(f"the discovery document at {url} has no token_endpoint; pass --token-endpoint URL")
+        return data
     raise UsageError(f"no discovery document at {' or '.join(tried)}; check --issuer, or pass --token-endpoint URL")
 
 
 class OAuthFlow(HttpFlow):
     def __init__(self, profile: Profile, env: Mapping[str, str], api_origin: str,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, warn: Callable[[str], None] = silent) -> None:
         if not profile.token_endpoint or not profile.client_id:
             raise UsageError(f"profile '{profile.name}' has no token_endpoint or client_id; run authcli login again")
-        super().__init__(profile, env, api_origin, clock)
+        super().__init__(profile, env, api_origin, clock, warn)
 
     # -- the token endpoint ------------------------------------------------------------------
 
@@ -94,8 +94,7 @@ class OAuthFlow(HttpFlow):
             form = {**self._extra_params(), **form}
         headers = {"Accept": "application/json", **self._client_auth(form, secret)}
         sent_at = self.clock()
-        with make_client(self.profile, self.env) as client:
-            return client.post(url, data=form, headers=headers), url, sent_at
+        return fetch(self.profile, self.env, "POST", url, data=form, headers=headers), url, sent_at
 
     def _exchange(self, form: dict[str, str], secret: str | None) -> tuple[httpx.Response, str, float]:
         """A token request at login time: network failures are authcli's NetworkError."""
@@ -107,7 +106,7 @@ class OAuthFlow(HttpFlow):
     def _grant(self, form: dict[str, str], secret: str | None, hint: str) -> TokenRecord:
         """Exchange ``form`` for a session; the client secret is kept with the tokens."""
         response, url, sent_at = self._exchange(form, secret)
-        return replace(login_result(response, url, sent_at, self.api_origin, hint), client_secret=secret)
+        return replace(login_result(response, url, sent_at, self.api_origin, hint, self.warn), client_secret=secret)
 
     def login(self, user: str | None, password: str | None, secret: str | None = None) -> TokenRecord:
         if self.profile.grant == "client-credentials":
@@ -127,14 +126,14 @@ class OAuthFlow(HttpFlow):
             form["scope"] = self.profile.scope
         headers = {"Accept": "application/json", **self._client_auth(form, None)}
         try:
-            with make_client(self.profile, self.env) as client:
-                response = client.post(url, data=form, headers=headers)
+            response = fetch(self.profile, self.env, "POST", url, data=form, headers=headers)
         except httpx.HTTPError as exc:
             raise translate(exc, url, self.profile.timeout) from None
         data = json_body(response)
         if response.status_code != 200:
             # Raises what a refused login raises: exit 4 for a refused client, 5 for a server error.
-            login_result(response, url, self.clock(), self.api_origin, "check --client-id and the device endpoint")
+            login_result(response, url, self.clock(), self.api_origin, "check --client-id and the device endpoint",
+                         self.warn)
         if not isinstance(data, dict) or not data.get("device_code") or not data.get("user_code"):
             raise NetworkError(f"unexpected device authorization answer from {host_port(url)} ({describe_body(response)})")
         io.info(f"To sign in, open {data.get('verification_uri')} and enter the code: {data.get('user_code')}")
@@ -163,7 +162,7 @@ class OAuthFlow(HttpFlow):
                 raise LoginFailed("login failed: the request was denied")
             if error == "expired_token":
                 raise LoginFailed(expired)
-            return login_result(response, url, sent_at, self.api_origin, "check the device flow settings")
+            return login_result(response, url, sent_at, self.api_origin, "check the device flow settings", self.warn)
 
     def browser_login(self, io: IOStreams, secret: str | None, open_browser: bool, timeout: float) -> TokenRecord:
         """Authorization code with PKCE S256 (RFC 7636) and a loopback redirect (RFC 8252)."""
@@ -210,7 +209,9 @@ class OAuthFlow(HttpFlow):
             response, url, sent_at = self._token_request(form, record.client_secret)
         except httpx.HTTPError as exc:
             raise RefreshTransient(translate(exc, self.profile.token_endpoint or "", self.profile.timeout).message) from None
-        return refresh_result(response, url, sent_at, record, "check the profile's client settings")
+        except AnswerTooLarge as exc:
+            raise RefreshMalformed(f"{exc.message}; tokens kept") from None
+        return refresh_result(response, url, sent_at, record, "check the profile's client settings", self.warn)
 
     def logout(self, record: TokenRecord) -> None:
         """Revoke the refresh token (RFC 7009) when the provider has a revocation endpoint."""
@@ -221,8 +222,8 @@ class OAuthFlow(HttpFlow):
         form = {"token": token, "token_type_hint": "refresh_token" if record.refresh_token else "access_token"}
         headers = self._client_auth(form, record.client_secret)
         try:
-            with make_client(self.profile, self.env, timeout=min(self.profile.timeout, 10.0)) as client:
-                response = client.post(url, data=form, headers=headers)
+            response = fetch(self.profile, self.env, "POST", url, timeout=min(self.profile.timeout, 10.0),
+                             data=form, headers=headers)
         except httpx.HTTPError as exc:
             raise translate(exc, url, min(self.profile.timeout, 10.0)) from None
         if response.status_code >= 400:
