@@ -191,19 +191,20 @@ def call(
     output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write the body to FILE (atomically) instead of stdout.", show_default=False)] = None,
     raw: Annotated[bool, typer.Option("--raw", help="No pretty-printing or colour, even on a terminal.")] = False,
     fail: Annotated[bool, typer.Option("--fail/--no-fail", help="Exit 1 on HTTP status >= 400.")] = True,
-    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Timeout for each request.")] = 30.0,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Deadline for the answer's headers; then the idle timeout while the body streams.")] = 30.0,
     retry: Annotated[int, typer.Option("--retry", metavar="N", help="Retry connection errors, 429, 502, 503, 504 (idempotent methods).")] = 0,
     retry_all: Annotated[bool, typer.Option("--retry-all", help="Let --retry retry non-idempotent methods too.")] = False,
     paginate: Annotated[bool, typer.Option("--paginate", help="Follow Link rel=\"next\"; JSON arrays become one array.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Request and response headers on stderr (token masked).")] = False,
     cacert: Annotated[Optional[str], typer.Option("--cacert", metavar="FILE", help="CA bundle for this call.", show_default=False)] = None,
+    chunked: Annotated[bool, typer.Option("--chunked", help="With --data @-: stream stdin as it comes (chunked, no Content-Length, cannot be replayed).")] = False,
 ) -> int:
     """Send an authenticated request to the profile's API; the body goes to stdout."""
     from .commands import call as cmd
 
     opts = cmd.CallOptions(
         first, second, profile, header or [], query or [], data, field_ or [], include, output, raw, fail,
-        timeout, retry, retry_all, paginate, verbose, cacert,
+        timeout, retry, retry_all, paginate, verbose, cacert, chunked,
     )
     return cmd.run(opts, _ctx(tctx))
 

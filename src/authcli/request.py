@@ -100,10 +100,12 @@ def parse_fields(values: list[str], read_file: Callable[[str], str]) -> dict[str
 
 @dataclass
 class Body:
-    """A request body: bytes in memory, a file re-read on each attempt, or stdin streamed once."""
+    """A request body: bytes in memory, a file re-read on each attempt, stdin spooled (so it
+    has a length and can be sent again), or stdin streamed once (chunked)."""
 
     data: bytes | None = None
     path: str | None = None
+    spool: IO[bytes] | None = None
     stream: IO[bytes] | None = None
     content_type: str | None = None
     size: int | None = None
@@ -118,6 +120,8 @@ class Body:
             return self.data
         if self.path is not None:
             return _FileChunks(self)
+        if self.spool is not None:
+            return _SpoolChunks(self)
         if self.stream is not None:
             return _chunks(self.stream, self.progress)
         return None
@@ -134,6 +138,34 @@ class _FileChunks:
         assert self.body.path is not None
         with open(self.body.path, "rb") as source:
             yield from _chunks(source, self.body.progress)
+
+
+class _SpoolChunks:
+    """Re-iterable like _FileChunks, from the start of the spooled copy of stdin."""
+
+    def __init__(self, body: Body) -> None:
+        self.body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        assert self.body.spool is not None
+        self.body.spool.seek(0)
+        yield from _chunks(self.body.spool, self.body.progress)
+
+
+SPOOL_IN_MEMORY = 4 * 1024 * 1024  # bytes of stdin kept in memory before a 0600 temp file takes over
+
+
+def spool(stdin: IO[bytes]) -> Body:
+    """Read stdin to its end, as curl's -d @- and HTTPie do: the body then has a
+    Content-Length (which servers under WSGI and many gateways need) and can be replayed."""
+    import tempfile
+
+    copy = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - lives as long as the body
+    size = 0
+    while chunk := stdin.read(CHUNK):
+        copy.write(chunk)
+        size += len(chunk)
+    return Body(spool=copy, size=size)
 
 
 def _chunks(source: IO[bytes], progress: Callable[[int], None] | None) -> Iterator[bytes]:
@@ -153,7 +185,7 @@ def read_text_file(path: str) -> str:
         raise UsageError(f"{path} is not UTF-8 text; send binary files with --data @{path}") from None
 
 
-def make_body(data: str | None, fields: list[str], stdin: IO[bytes]) -> Body | None:
+def make_body(data: str | None, fields: list[str], stdin: IO[bytes], chunked: bool = False) -> Body | None:
     if data is not None and fields:
         raise UsageError("use --data or --field, not both")
     if fields:
@@ -161,8 +193,10 @@ def make_body(data: str | None, fields: list[str], stdin: IO[bytes]) -> Body | N
         return Body(data=payload, content_type="application/json", size=len(payload))
     if data is None:
         return None
+    if chunked and data != "@-":
+        raise UsageError("--chunked is for --data @- (stdin streamed as it comes)")
     if data == "@-":
-        return Body(stream=stdin)
+        return Body(stream=stdin) if chunked else spool(stdin)
     if data.startswith("@"):
         path = data[1:]
         try:

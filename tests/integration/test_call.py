@@ -194,13 +194,25 @@ def test_401_replays_a_file_upload(logged_in: Cli, server: DevServer, tmp_path: 
     assert json.loads(result.stdout)["body_sha256"] == hashlib.sha256(payload).hexdigest()
 
 
-def test_401_with_a_stdin_body_is_not_replayed(logged_in: Cli, server: DevServer) -> None:
+def test_stdin_is_spooled_with_a_length_and_replayed_after_a_401(logged_in: Cli, server: DevServer) -> None:
     server.revoke_access()
-    result = run_bytes(logged_in, "call", "POST", "/echo", "--data", "@-", stdin=b"once")
+    payload = os.urandom(5 * 1024 * 1024)  # over the in-memory limit: spooled to a temp file
+    result = run_bytes(logged_in, "call", "POST", "/echo", "--data", "@-", stdin=payload)
+    assert result.returncode == 0, result.stderr
+    echo = json.loads(result.stdout)
+    assert echo["headers"].get("Content-Length") == str(len(payload))
+    assert "Transfer-Encoding" not in echo["headers"]
+    assert echo["body_sha256"] == hashlib.sha256(payload).hexdigest()
+    assert server.stats()["refreshes"] == 1
+
+
+def test_401_with_a_chunked_stdin_body_is_not_replayed(logged_in: Cli, server: DevServer) -> None:
+    server.revoke_access()
+    result = run_bytes(logged_in, "call", "POST", "/echo", "--data", "@-", "--chunked", stdin=b"once")
     assert result.returncode == 1
     assert b"cannot be sent again; run the command again" in result.stderr
     assert server.stats()["refreshes"] == 1
-    again = run_bytes(logged_in, "call", "POST", "/echo", "--data", "@-", stdin=b"once")
+    again = run_bytes(logged_in, "call", "POST", "/echo", "--data", "@-", "--chunked", stdin=b"once")
     assert again.returncode == 0  # the refresh was kept for the next run
     assert server.stats()["refreshes"] == 1
 

@@ -13,6 +13,10 @@ import pytest
 
 from tests.conftest import DEMO_EMAIL, Cli, DevServer, one_error_line
 
+# A name only the test proxy knows (it connects to 127.0.0.1): an API that is not loopback as
+# far as authcli can tell, so the proxy settings apply to it.
+REMOTE = "api.example.test"
+
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
@@ -28,7 +32,8 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                    x509.DNSName(REMOTE)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -82,13 +87,15 @@ def test_missing_ca_file_is_a_usage_error(cli: Cli, tls_server: DevServer) -> No
 
 
 class ConnectProxy:
-    """A minimal HTTPS proxy: answers CONNECT, then pipes bytes both ways; records each target."""
+    """A minimal HTTPS proxy: answers CONNECT, then pipes bytes both ways; records each target
+    and counts every connection. It resolves REMOTE to 127.0.0.1."""
 
     def __init__(self) -> None:
         import socket
         import threading
 
         self.targets: list[str] = []
+        self.connections = 0
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -101,6 +108,7 @@ class ConnectProxy:
                 client, _ = self.server.accept()
             except OSError:
                 return
+            self.connections += 1
             threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
 
     def _tunnel(self, client: Any) -> None:
@@ -120,7 +128,7 @@ class ConnectProxy:
             return
         self.targets.append(target.decode())
         host, port = target.decode().rsplit(":", 1)
-        upstream = socket.create_connection((host, int(port)))
+        upstream = socket.create_connection(("127.0.0.1" if host == REMOTE else host, int(port)))
         client.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
 
         def pipe(src: Any, dst: Any) -> None:
@@ -153,11 +161,29 @@ def proxy() -> Iterator[ConnectProxy]:
 def test_https_proxy_and_no_proxy_are_honoured(cli: Cli, tls_server: DevServer, certificate: tuple[Path, Path],
                                                proxy: ConnectProxy) -> None:
     cert = str(certificate[0])
-    assert login(cli, tls_server, REQUESTS_CA_BUNDLE=cert).code == 0
     port = tls_server.url.rsplit(":", 1)[1]
+    remote = f"https://{REMOTE}:{port}"
+    result = cli.run("login", "--api-url", remote, "--email", DEMO_EMAIL, "--password-stdin", "--storage", "file",
+                     input="alice-password\n", REQUESTS_CA_BUNDLE=cert, HTTPS_PROXY=proxy.url)
+    assert result.code == 0, result
     through = cli.run("call", "/users/me", "--cacert", cert, HTTPS_PROXY=proxy.url)
     assert through.code == 0, through
-    assert proxy.targets == [f"127.0.0.1:{port}"]
-    around = cli.run("call", "/users/me", "--cacert", cert, HTTPS_PROXY=proxy.url, NO_PROXY="127.0.0.1")
-    assert around.code == 0, around
-    assert proxy.targets == [f"127.0.0.1:{port}"]  # NO_PROXY: not through the proxy this time
+    assert proxy.targets == [f"{REMOTE}:{port}"] * 2
+    around = cli.run("call", "/users/me", "--cacert", cert, HTTPS_PROXY=proxy.url, NO_PROXY=REMOTE)
+    assert around.code != 0  # NO_PROXY: not through the proxy, and the name resolves nowhere else
+    assert proxy.targets == [f"{REMOTE}:{port}"] * 2
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_loopback_apis_never_go_through_a_proxy(cli: Cli, start_server: Callable[..., DevServer],
+                                                certificate: tuple[Path, Path], proxy: ConnectProxy, scheme: str) -> None:
+    """Plain http is allowed on loopback only because the traffic never leaves the machine:
+    neither the password nor the token may go to a proxy, whatever the environment says."""
+    cert, key = certificate
+    server = start_server("--tls-cert", str(cert), "--tls-key", str(key)) if scheme == "https" else start_server()
+    proxies = {name: proxy.url for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy")}
+    assert login(cli, server, REQUESTS_CA_BUNDLE=str(cert), **proxies).code == 0
+    for args in (["call", "/users/me"], ["whoami", "--verify"], ["refresh"], ["logout"]):
+        result = cli.run(*args, REQUESTS_CA_BUNDLE=str(cert), **proxies)
+        assert result.code == 0, (args, result)
+    assert proxy.connections == 0

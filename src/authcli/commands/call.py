@@ -48,6 +48,7 @@ class CallOptions:
     paginate: bool = False
     verbose: bool = False
     cacert: str | None = None
+    chunked: bool = False
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -67,7 +68,7 @@ def build_call(opts: CallOptions, ctx: Context, api_url: str) -> Call:
         for key, value in query:
             merged = merged.copy_add_param(key, value)
         url = str(merged)
-    body = make_body(opts.data, opts.fields, ctx.io.stdin_bytes())
+    body = make_body(opts.data, opts.fields, ctx.io.stdin_bytes(), opts.chunked)
     return Call(
         method=method or ("POST" if body is not None else "GET"),
         url=url,
