@@ -52,6 +52,12 @@ class IOStreams:
             no_color=True,
         )
 
+    @classmethod
+    def to_binary(cls, sink: IO[bytes], like: IOStreams) -> IOStreams:
+        """``like``, with stdout going to ``sink`` (a file, never a terminal)."""
+        return cls(stdin=like.stdin, stdout=io.TextIOWrapper(sink, encoding="utf-8", write_through=True),
+                   stderr=like.stderr, stdin_tty=like.stdin_tty, stderr_tty=like.stderr_tty, no_color=like.no_color)
+
     @property
     def can_prompt(self) -> bool:
         return self.stdin_tty and self.stderr_tty

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
-from .errors import AuthcliError
+from .errors import AuthcliError, UsageError
 from .io import IOStreams
 
 CHUNK = 64 * 1024
@@ -84,32 +85,71 @@ def progress(io: IOStreams, label: str, total: int | None, enabled: bool) -> Ite
         yield lambda n: bar.advance(task, n)
 
 
-def download(io: IOStreams, response: httpx.Response, target: str) -> int:
-    """Write the body to ``target`` through a temporary file in the same directory, renamed at
-    the end: an interrupted download never leaves a partial file under the target's name."""
-    path = Path(target)
-    directory = path.parent if str(path.parent) else Path(".")
+def check_target(target: str) -> os.stat_result | None:
+    """What is at ``target`` now (None: nothing); a directory is a usage error."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+        info = os.stat(target)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"-o {target} is a directory; name a file in it")
+    return info
+
+
+@contextmanager
+def output_file(target: str) -> Iterator[BinaryIO]:
+    """Where -o writes, as curl's -o treats what is already there:
+
+    - a device, FIFO or socket (/dev/null, /dev/stdout, a named pipe) is opened and written
+      in place, never replaced;
+    - a regular file (new, or the one a symlink points to, so the link stays a link) gets a
+      temporary file in its directory, renamed over it when the block ends without an error:
+      an interrupted download never leaves a partial file under the target's name. An existing
+      file keeps its mode; a new one gets the user's umask, like curl's (a response body is
+      the user's data, not one of authcli's secrets);
+    - a directory is a usage error.
+    """
+    info = check_target(target)
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        try:
+            sink = open(target, "wb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise AuthcliError(f"cannot write {target}: {exc.strerror or exc}") from None
+        with sink:
+            yield sink
+        return
+    path = Path(os.path.realpath(target))
+    if info is not None:
+        mode = stat.S_IMODE(info.st_mode)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     except OSError as exc:
         raise AuthcliError(f"cannot write {target}: {exc.strerror or exc}") from None
-    # Like curl, the file gets the user's umask (mkstemp would make it 0600): a response body
-    # is the user's data, not one of authcli's secrets.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
-    written = 0
-    total = int(response.headers["content-length"]) if response.headers.get("content-length", "").isdigit() else None
     try:
-        with os.fdopen(fd, "wb") as sink, progress(io, path.name, total, enabled=True) as advance:
-            for chunk in _chunks(response):
-                sink.write(chunk)
-                written += len(chunk)
-                advance(len(chunk))
+        os.fchmod(fd, mode)  # before the first byte: the temporary file is the user's file to be
+        with os.fdopen(fd, "wb") as sink:
+            yield sink
         os.replace(tmp, path)
     except BaseException:
         _unlink(tmp)
         raise
+
+
+def download(io: IOStreams, response: httpx.Response, target: str) -> int:
+    """Write the body to ``target`` (see output_file), with a progress bar on a terminal."""
+    written = 0
+    total = int(response.headers["content-length"]) if response.headers.get("content-length", "").isdigit() else None
+    with output_file(target) as sink, progress(io, Path(target).name, total, enabled=True) as advance:
+        for chunk in _chunks(response):
+            sink.write(chunk)
+            written += len(chunk)
+            advance(len(chunk))
     return written
 
 

@@ -6,7 +6,9 @@ import hashlib
 import json
 import os
 import signal
+import stat
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -312,7 +314,8 @@ def test_output_file_not_written_on_http_error(logged_in: Cli, out_dir: Path) ->
     assert '{"status": 404}' in result.out
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"])
 def test_interrupted_download_leaves_no_file(logged_in: Cli, out_dir: Path, sig: signal.Signals) -> None:
     target = out_dir / "big.bin"
     proc = logged_in.popen("call", "/drip?bytes=50000000&delay=0.05", "-o", str(target))
@@ -323,6 +326,54 @@ def test_interrupted_download_leaves_no_file(logged_in: Cli, out_dir: Path, sig:
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert list(out_dir.iterdir()) == []
+
+
+def test_output_to_a_device_or_fifo_writes_in_place(logged_in: Cli, tmp_path: Path) -> None:
+    """-o /dev/null (as root too) and a FIFO are written, never replaced by a regular file."""
+    null = logged_in.run("call", "/bytes/1000", "-o", "/dev/null")
+    assert null.code == 0, null
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode) and os.stat("/dev/null").st_mode & 0o777 == 0o666
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    through = logged_in.run("call", "/bytes/300", "-o", str(fifo))
+    reader.join(timeout=30)
+    assert through.code == 0, through
+    assert received == [(bytes(range(256)) * 2)[:300]]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_output_through_a_symlink_keeps_the_link_and_an_existing_file_keeps_its_mode(
+        logged_in: Cli, out_dir: Path) -> None:
+    real = out_dir / "real.bin"
+    real.write_bytes(b"old")
+    os.chmod(real, 0o640)
+    link = out_dir / "link.bin"
+    link.symlink_to(real)
+    result = logged_in.run("call", "/bytes/10", "-o", str(link))
+    assert result.code == 0, result
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_bytes() == bytes(range(10))
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in out_dir.iterdir()) == ["link.bin", "real.bin"]
+
+
+def test_output_to_a_directory_is_a_usage_error(logged_in: Cli, out_dir: Path) -> None:
+    result = logged_in.run("call", "/bytes/10", "-o", str(out_dir))
+    assert result.code == 2
+    assert "is a directory" in one_error_line(result)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_paginate_writes_the_merged_result_to_the_output_file(logged_in: Cli, out_dir: Path) -> None:
+    target = out_dir / "items.json"
+    result = logged_in.run("call", "/items", "--paginate", "-o", str(target))
+    assert result.code == 0, result
+    assert result.out == ""
+    assert json.loads(target.read_text()) == json.loads(logged_in.run("call", "/items", "--paginate").out)
+    assert [p.name for p in out_dir.iterdir()] == ["items.json"]
 
 
 def test_network_errors_are_exit_5(logged_in: Cli, server: DevServer) -> None:

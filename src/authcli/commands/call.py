@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -13,10 +13,13 @@ import httpx
 from ..context import Context
 from ..errors import AuthcliError, HTTPStatusError, UsageError
 from ..http import make_client, translate
+from ..io import IOStreams
 from ..output import (
     UPLOAD_PROGRESS_MIN,
+    check_target,
     download,
     is_json,
+    output_file,
     progress,
     read_json_page,
     stream_body,
@@ -85,7 +88,10 @@ def run(opts: CallOptions, ctx: Context) -> int:
     session = Session(ctx, profile)
     call = build_call(opts, ctx, profile.api_url or "")
     if opts.output:
-        signal.signal(signal.SIGTERM, _terminate)
+        check_target(opts.output)  # a directory is exit 2 before anything is sent
+        for name in ("SIGTERM", "SIGHUP", "SIGQUIT"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), _terminate)
     hooks = trace_hooks(ctx.io) if opts.verbose else None
     pretty = ctx.io.stdout_tty and not opts.raw
     upload_bar = call.body is not None and (call.body.size or 0) >= UPLOAD_PROGRESS_MIN and call.body.path is not None
@@ -97,6 +103,15 @@ def run(opts: CallOptions, ctx: Context) -> int:
             if call.body is not None:
                 call.body.progress = advance
             response = sender.send(call)
+        if opts.paginate and opts.output:
+            # The merged result goes to the file, written like any -o download.
+            with output_file(opts.output) as sink:
+                file_io = IOStreams.to_binary(sink, ctx.io)
+                try:
+                    return _pages(opts, replace(ctx, io=file_io), sender, call, response, False, session.api_origin)
+                finally:
+                    file_io.stdout.flush()
+                    file_io.stdout.detach()  # type: ignore[attr-defined]  # the sink is output_file's to close
         if opts.paginate:
             return _pages(opts, ctx, sender, call, response, pretty, session.api_origin)
         return _single(opts, ctx, sender, response, pretty)
