@@ -8,17 +8,30 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+from typer import _click as click
+from typer.core import TyperGroup
 
 from . import __version__
 from .context import Context
-from .errors import ExitCode
+from .errors import ExitCode, Interrupted
 from .io import IOStreams
+
+
+class _Group(TyperGroup):
+    def invoke(self, ctx: click.Context) -> Any:
+        # Typer turns Ctrl-C into a silent exit 130; main.py prints the one line instead.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted from None
+
 
 app = typer.Typer(
     name="authcli",
+    cls=_Group,
     help="Keep API sessions alive for scripts: tokens in the OS keyring, refresh before expiry, "
     "exactly one refresh across parallel processes.",
     add_completion=False,

@@ -11,6 +11,7 @@ Directories:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -156,8 +157,10 @@ def _profile_from_toml(name: str, table: Any, path: Path) -> Profile:
                 raise UsageError(f"config file {path}: profiles.{name}.{key} must be a string")
             known[key] = value
         elif key in _NUM_KEYS:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise UsageError(f"config file {path}: profiles.{name}.{key} must be a positive number")
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not (math.isfinite(value) and 0 < value <= MAX_SECONDS)):
+                raise UsageError(f"config file {path}: profiles.{name}.{key} must be a number of seconds above 0 "
+                                 f"and at most {MAX_SECONDS:g}")
             known[key] = float(value)
         elif key == "redirect_port":
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
@@ -252,8 +255,16 @@ def number_from_env(env: Mapping[str, str], name: str, fallback: float) -> float
         value = float(raw)
     except ValueError:
         raise UsageError(f"{name}={raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise UsageError(f"{name} must be a positive number of seconds")
+    return check_seconds(value, name)
+
+
+MAX_SECONDS = 86400.0
+
+
+def check_seconds(value: float, name: str) -> float:
+    """A timeout: a positive, finite number of seconds, at most a day."""
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise UsageError(f"{name} must be a number of seconds above 0 and at most {MAX_SECONDS:g}")
     return value
 
 

@@ -18,8 +18,9 @@ called, never further up.
         ├── CorruptRecord            the stored record is not an authcli record
         └── LockTimeout              another authcli held the profile lock too long
 
-Ctrl-C (KeyboardInterrupt, and SIGTERM during `call -o`) is not in the tree: main.py maps it
-to ExitCode.INTERRUPTED (130).
+Ctrl-C (KeyboardInterrupt, and SIGTERM, SIGHUP or SIGQUIT during `call -o`) is not in the
+tree: main.py maps it to ExitCode.INTERRUPTED (130). Inside the Typer app it travels as
+Interrupted, a BaseException Typer does not turn into a silent exit 130.
 """
 
 from __future__ import annotations
@@ -88,3 +89,7 @@ class CorruptRecord(StorageError):
 class LockTimeout(StorageError):
     pass
 
+
+
+class Interrupted(BaseException):
+    """Ctrl-C inside a Typer command (see cli.py)."""

@@ -68,7 +68,9 @@ class IOStreams:
         self.stderr.flush()
 
     def warn(self, message: str) -> None:
-        self.stderr.write(f"authcli: warning: {message}\n")
+        from .text import printable
+
+        self.stderr.write(f"authcli: warning: {printable(message)}\n")
         self.stderr.flush()
 
     def write_out(self, text: str) -> None:

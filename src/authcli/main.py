@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from .errors import AuthcliError, ExitCode
+from .errors import AuthcliError, ExitCode, Interrupted
 
 _TOKEN_OPTIONS = {"-p": "profile", "--profile": "profile", "--min-ttl": "min_ttl"}
 
@@ -56,9 +56,11 @@ def _guard(run: Callable[[], int], debug: bool) -> int:
     except AuthcliError as exc:
         if debug:
             raise
-        sys.stderr.write(f"authcli: {exc.message}\n")
+        from .text import printable
+
+        sys.stderr.write(f"authcli: {printable(exc.message)}\n")
         return int(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         sys.stderr.write("authcli: interrupted\n")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
@@ -68,7 +70,10 @@ def _guard(run: Callable[[], int], debug: bool) -> int:
     except Exception as exc:  # the last line of defence: one line, not a traceback
         if debug:
             raise
-        sys.stderr.write(f"authcli: unexpected error ({type(exc).__name__}: {exc}); run with --debug for details\n")
+        from .text import printable
+
+        sys.stderr.write(f"authcli: unexpected error ({type(exc).__name__}: {printable(str(exc))}); "
+                         "run with --debug for details\n")
         return int(ExitCode.ERROR)
 
 

@@ -15,7 +15,8 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from .errors import UsageError
-from .urls import join, origin_str
+from .text import has_control, printable
+from .urls import join, origin_str, parse_url
 
 CHUNK = 64 * 1024
 _METHOD = re.compile(r"^[A-Za-z]+$")
@@ -25,10 +26,16 @@ IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}
 
 def resolve_url(api_url: str, path: str) -> str:
     """PATH relative to the API, or an absolute URL on the API's own origin only."""
-    parts = urlsplit(path)
+    if has_control(path):
+        raise UsageError(f"invalid path {printable(path)!r}: it contains control characters (a tab, a line break...)")
+    try:
+        parts = urlsplit(path)
+    except ValueError as exc:
+        raise UsageError(f"invalid URL {path!r}: {exc}") from None
     if parts.scheme or path.startswith("//"):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError(f"invalid URL {path!r}")
+        parse_url(path, "URL")
         if origin_str(path) != origin_str(api_url):
             raise UsageError(
                 f"refusing to call {origin_str(path)}: the session's token belongs to {origin_str(api_url)}; "
@@ -55,6 +62,9 @@ def parse_headers(values: list[str]) -> list[tuple[str, str]]:
         name, value = name.strip(), value.strip()
         if not sep or not _HEADER_NAME.match(name):
             raise UsageError(f"invalid header {raw!r}: expected 'Name: value'")
+        if not value.isascii() or has_control(value):
+            raise UsageError(f"invalid header {name}: the value must be printable ASCII "
+                             "(percent-encode it, or use the API's own encoding)")
         if name.lower() in ("authorization", "proxy-authorization"):
             raise UsageError(f"refusing a {name} header: authcli attaches the session's token itself")
         headers.append((name, value))

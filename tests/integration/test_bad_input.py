@@ -3,15 +3,19 @@ leaves the stored session exactly as it was."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import AUTHCLI as AUTHCLI_PATH
 from tests.conftest import FAIL_BACKEND, Cli, DevServer, one_error_line
 
 
@@ -105,7 +109,28 @@ CASES = [
          env={"AUTHCLI_LOCK_TIMEOUT": "soon"}),
     Case("bad profile name", lambda s, h: ["login", "--profile", "../etc", "--api-url", s.url], 2,
          "invalid profile name"),
+    # issue 10, section 6: each of these was "unexpected error", exit 1
+    *[Case(f"API URL {url!r}", lambda s, h, url=url: login_to(url), 2, why, stdin="pw\n") for url, why in [
+        ("https://256.256.256.256", "not a valid IPv4 address"),
+        ("https://a..b", "empty label"),
+        (f"https://{'a' * 64}.example.com", "longer than 63 characters"),
+        ("https://exa\x01mple.com", "control characters"),
+        ("https://api.example.com/a\nb", "control characters"),
+    ]],
+    Case("a tab in a call path", lambda s, h: ["call", "/users\tme"], 2, "control characters"),
+    Case("a port after the port", lambda s, h: ["call", s.url + ":80/x"], 2, "invalid URL"),
+    Case("a non-ASCII header value", lambda s, h: ["call", "/users/me", "-H", "X-Name: é"], 2, "printable ASCII"),
+    Case("-o names a directory", lambda s, h: ["call", "/users/me", "-o", "."], 2, "is a directory"),
+    *[Case(f"--min-ttl {value}", lambda s, h, value=value: ["token", "--min-ttl", value], 2, "--min-ttl must be")
+      for value in ("nan", "inf", "-1")],
+    *[Case(f"--timeout {value}", lambda s, h, value=value: ["call", "/users/me", "--timeout", value], 2,
+           "--timeout must be") for value in ("nan", "inf", "1e300")],
+    Case("AUTHCLI_TIMEOUT=nan", lambda s, h: ["token"], 2, "AUTHCLI_TIMEOUT must be", env={"AUTHCLI_TIMEOUT": "nan"}),
 ]
+
+
+def login_to(url: str) -> list[str]:
+    return ["login", "--api-url", url, "--email", "a@example.com", "--password-stdin", "--storage", "file"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -137,3 +162,117 @@ def test_debug_shows_the_traceback(cli: Cli) -> None:
     result = cli.run("--debug", "whoami", "--profile", "nope")
     assert result.code != 0
     assert "Traceback" in result.err
+
+
+def test_a_non_utf8_password_is_refused_without_showing_it(cli: Cli, server: DevServer) -> None:
+    import subprocess
+
+    from tests.conftest import AUTHCLI
+
+    proc = subprocess.run([AUTHCLI, *login_to(server.url)], input=b"caf\xe9-secret\n", capture_output=True,
+                          env=cli.env, timeout=60)
+    assert proc.returncode == 2
+    err = proc.stderr.decode("utf-8", "replace")
+    assert err.startswith("authcli: --password-stdin: standard input is not UTF-8 text") and err.count("\n") == 1
+    assert "secret" not in err and "caf" not in err
+    assert not (cli.home / "config.toml").exists()
+
+
+def test_a_read_only_config_dir_saves_no_tokens(cli: Cli, server: DevServer, tmp_path: Path) -> None:
+    """The config dir and the state dir apart (XDG, no AUTHCLI_CONFIG_DIR), the config dir read-only:
+    login fails with exit 6, and no token is left in the state dir for a profile nobody lists."""
+    import subprocess
+
+    config, state = tmp_path / "xdg-config", tmp_path / "xdg-state"
+    (config / "authcli").mkdir(parents=True, mode=0o700)
+    state.mkdir(mode=0o700)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k,mode=0700", "tmpfs", str(config / "authcli")],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        if os.environ.get("AUTHCLI_REQUIRE_ROOT") == "1":
+            pytest.fail(f"cannot mount a read-only tmpfs: {mounted.stderr}")
+        pytest.skip(f"cannot mount a read-only tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        env = {k: v for k, v in cli.env.items() if k != "AUTHCLI_CONFIG_DIR"}
+        env.update(XDG_CONFIG_HOME=str(config), XDG_STATE_HOME=str(state))
+        proc = subprocess.run([AUTHCLI_PATH, "login", "--api-url", server.url, "--email", "alice@example.com",
+                               "--password-stdin", "--storage", "file"], input="alice-password\n", capture_output=True,
+                              text=True, env=env, timeout=60)
+        assert proc.returncode == 6, proc
+        assert proc.stderr.startswith("authcli: ") and proc.stderr.count("\n") == 1, proc.stderr
+        assert [p for p in state.rglob("*.json")] == []
+    finally:
+        subprocess.run(["umount", "-l", str(config / "authcli")], check=False)
+
+
+def _blocked_lock(cli: Cli) -> Any:
+    """Hold the profile lock from outside, so a command that needs it waits."""
+    from filelock import FileLock
+
+    lock = FileLock(str(cli.home / "state" / "locks" / "default.lock"))
+    lock.acquire()
+    return lock
+
+
+INTERRUPTS = [
+    ("token", ["token"], True),
+    ("refresh", ["refresh"], True),
+    ("whoami --verify", ["whoami", "--verify"], True),
+    ("call", ["call", "/slow?seconds=60"], False),
+    ("login", ["login", "--email", "alice@example.com", "--password-stdin"], False),
+    ("logout", ["logout"], True),
+    ("profiles remove", ["profiles", "remove", "default"], True),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "needs_lock"), INTERRUPTS, ids=[i[0] for i in INTERRUPTS])
+def test_ctrl_c_is_one_line_and_exit_130_in_every_command(cli: Cli, server: DevServer, name: str, args: list[str],
+                                                          needs_lock: bool) -> None:
+    import signal
+    import subprocess
+    import time
+
+    from tests.integration.test_refresh import expired_session
+
+    expired_session(cli, server)
+    lock = _blocked_lock(cli) if needs_lock else None
+    try:
+        proc = subprocess.Popen([AUTHCLI_PATH, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=cli.env)
+        time.sleep(1.5)  # let it block (on the lock, the server or stdin): a wait, not an assertion
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if lock is not None:
+            lock.release()
+    assert proc.returncode == 130, (name, err)
+    assert err == "authcli: interrupted\n", err
+    assert out == ""
+
+
+def test_profiles_lists_every_profile_even_when_one_is_broken(cli: Cli, server: DevServer) -> None:
+    assert cli.login(server.url, "--storage", "file").code == 0
+    with open(cli.home / "config.toml", "a") as config:
+        config.write('\n[profiles."../evil"]\napi_url = "http://127.0.0.1:1"\nstorage = "file"\n'
+                     '\n[profiles.nokeyring]\napi_url = "http://127.0.0.1:1"\nstorage = "keyring"\n')
+    listed = cli.run("profiles", "--json", PYTHON_KEYRING_BACKEND=FAIL_BACKEND)
+    assert listed.code == 0, listed
+    rows = {row["name"]: row for row in json.loads(listed.out)}
+    assert rows["default"]["session"] == "active"
+    assert "invalid profile name" in rows["../evil"]["error"]
+    assert "no OS keyring" in rows["nokeyring"]["error"]
+    table = cli.run("profiles", PYTHON_KEYRING_BACKEND=FAIL_BACKEND)
+    assert table.code == 0 and "invalid profile name" in table.out and "active" in table.out
+
+
+def test_server_text_reaches_the_terminal_neutralised(cli: Cli, server: DevServer) -> None:
+    """An error message with escape sequences is shown, not obeyed."""
+    from tests.integration.test_refresh import expired_session
+
+    expired_session(cli, server)
+    server.fault(mode="status", status=400, times=1,
+                 body={"error": "invalid_request", "error_description": "bad \x1b[2J\x1b]0;pwned\x07 request"})
+    result = cli.run("token")
+    assert result.code == 1, result
+    line = one_error_line(result)
+    assert "\x1b" not in line and "\x07" not in line and "\\x1b[2J" in line

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from ..config import check_seconds
 from ..context import Context
 from ..errors import AuthcliError, HTTPStatusError, UsageError
 from ..http import make_client, translate
@@ -60,8 +61,7 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def build_call(opts: CallOptions, ctx: Context, api_url: str) -> Call:
     method, path = split_method_path(opts.first, opts.second)
-    if opts.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
+    check_seconds(opts.timeout, "--timeout")
     if opts.retry < 0:
         raise UsageError("--retry must be zero or more")
     url = resolve_url(api_url, path)

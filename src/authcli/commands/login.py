@@ -48,7 +48,11 @@ class LoginOptions:
 def _prompt(ctx: Context, label: str) -> str:
     ctx.io.stderr.write(f"{label}: ")
     ctx.io.stderr.flush()
-    line = ctx.io.stdin.readline()
+    try:
+        line = ctx.io.stdin.readline()
+        line.encode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        raise UsageError(f"the {label.lower()} typed is not UTF-8 text") from None
     if not line:
         raise UsageError(f"no {label.lower()} given")
     return line.strip()
@@ -56,7 +60,12 @@ def _prompt(ctx: Context, label: str) -> str:
 
 def _stdin_secret(ctx: Context, flag: str) -> str:
     """A secret piped on stdin, without its line ending (`echo` adds one, `printf %s` does not)."""
-    value = ctx.io.stdin.read()
+    try:
+        value = ctx.io.stdin.read()
+        value.encode("utf-8")  # stdin may decode with surrogateescape: the bytes were not UTF-8
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        # Never shown: the bytes are a secret, even when they are not text.
+        raise UsageError(f"{flag}: standard input is not UTF-8 text") from None
     if value.endswith("\n"):
         value = value[:-1]
     if value.endswith("\r"):

@@ -6,10 +6,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import effective
+from ..config import check_profile_name, effective
 from ..context import Context
-from ..errors import StorageError, UsageError
+from ..errors import AuthcliError
 from ..session import Session
+from ..text import printable
 from ..tokens import jwt_claims
 from .logout import end_session
 
@@ -25,18 +26,23 @@ class ProfileNameOptions:
 
 
 def _row(ctx: Context, name: str, current: str) -> dict[str, Any]:
-    profile = effective(ctx.config.profiles[name], ctx.env)
+    raw = ctx.config.profiles[name]
     row: dict[str, Any] = {
         "name": name,
         "current": name == current,
-        "api_url": profile.api_url,
-        "storage": profile.storage,
+        "api_url": raw.api_url,
+        "storage": raw.storage,
         "user": None,
         "session": "none",
     }
     try:
+        # One broken profile (a bad name, a bad setting, an unreadable store) is one row
+        # with its error, never a reason to hide the others.
+        check_profile_name(name)
+        profile = effective(raw, ctx.env)
+        row["storage"] = profile.storage
         record = Session(ctx, profile).load()
-    except (StorageError, UsageError) as exc:
+    except AuthcliError as exc:
         row["session"] = "unknown"
         row["error"] = exc.message
         return row
@@ -65,11 +71,13 @@ def list_profiles(opts: ProfilesOptions, ctx: Context) -> int:
         return 0
     header = ("", "PROFILE", "API URL", "USER", "SESSION", "STORAGE")
     table = [header] + [
-        ("*" if r["current"] else "", r["name"], r["api_url"] or "-", r["user"] or "-", r["session"], r["storage"])
+        ("*" if r["current"] else "", r["name"], r["api_url"] or "-", r["user"] or "-",
+         f"{r['session']} ({r['error']})" if "error" in r else r["session"], r["storage"])
         for r in rows
     ]
-    widths = [max(len(str(line[i])) for line in table) for i in range(len(header))]
-    out = "".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() + "\n" for line in table)
+    table = [tuple(printable(str(c)) for c in line) for line in table]  # names and URLs come from a hand-edited file
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    out = "".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() + "\n" for line in table)
     ctx.io.write_out(out)
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..context import Context
@@ -16,8 +17,8 @@ class TokenOptions:
 
 
 def run(opts: TokenOptions, ctx: Context) -> int:
-    if opts.min_ttl < 0:
-        raise UsageError("--min-ttl must be zero or more seconds")
+    if not (math.isfinite(opts.min_ttl) and opts.min_ttl >= 0):
+        raise UsageError("--min-ttl must be a finite number of seconds, zero or more")
     token = Session(ctx, ctx.profile(opts.profile)).access_token(min_ttl=opts.min_ttl)
     ctx.io.write_out(token + "\n")
     return 0

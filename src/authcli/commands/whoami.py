@@ -15,6 +15,7 @@ from ..config import Profile
 from ..context import Context
 from ..errors import AuthcliError, AuthError, NetworkError, NotLoggedIn, UsageError
 from ..session import Session, login_hint
+from ..text import printable
 from ..tokens import humanize, jwt_claims
 from ..urls import join, origin_str
 
@@ -166,7 +167,8 @@ def render(info: dict[str, Any]) -> str:
             lines.append(f"  {key + ':':<{width + 1}} {value}")
     if "verified" in info:
         lines.append(f"Verified: {json.dumps(info['verified'], sort_keys=True)}")
-    return "\n".join(lines) + "\n"
+    # Claims are unverified text from a server: shown, never obeyed by the terminal.
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def run(opts: WhoamiOptions, ctx: Context) -> int:
