@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .deadline import paused
 from .errors import AuthError, NotLoggedIn, SessionExpired, StorageError, UsageError
 from .tokens import TokenRecord, humanize, refresh_margin
 from .urls import origin_str
@@ -73,6 +72,8 @@ class Session:
         self._check_min_ttl(record, min_ttl)
         if self._usable(record, min_ttl, rejected):
             return record.access_token
+        from .deadline import paused
+
         with paused():  # waiting for a sibling's refresh is not the server's time
             return self._access_token_locked(min_ttl, rejected)
 
@@ -97,6 +98,8 @@ class Session:
 
     def refresh_now(self) -> TokenRecord:
         """Refresh unconditionally (single-flight: one refresh even when many ask at once)."""
+        from .deadline import paused
+
         before = self._require()
         with paused(), self.ctx.lock(self.profile):
             record = self._require()

@@ -61,6 +61,14 @@ def test_a_dripping_server_cannot_hold_a_login(cli: Cli, hostile: HostileServer,
     assert not token_file(cli).exists()
 
 
+def test_a_dripping_server_cannot_hold_a_discovery(cli: Cli, hostile: HostileServer) -> None:
+    hostile.mode(me="drip")  # every GET, /.well-known/openid-configuration included
+    result = cli.run("login", "--issuer", hostile.url, "--client-id", "x", "--flow", "client-credentials",
+                     AUTHCLI_TIMEOUT="2", AUTHCLI_CLIENT_SECRET="s", timeout=60)
+    assert result.code == 5, result
+    assert "timed out after 2s" in one_error_line(result)
+
+
 def test_a_dripping_refresh_releases_the_lock_and_keeps_the_session(cli: Cli, hostile: HostileServer) -> None:
     hostile.mode(login="short")
     assert login(cli, hostile).returncode == 0

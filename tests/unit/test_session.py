@@ -12,7 +12,7 @@ import pytest
 
 from authcli import session as session_mod
 from authcli.config import Profile
-from authcli.errors import AuthError, NetworkError, NotLoggedIn, SessionExpired, UsageError
+from authcli.errors import AuthError, NetworkError, NotLoggedIn, SessionExpired, StorageError, UsageError
 from authcli.flows import RefreshMalformed, RefreshRejected, RefreshTransient
 from authcli.io import IOStreams
 from authcli.session import Session
@@ -36,17 +36,23 @@ class FakeStore:
     # What a sibling process writes while we wait for the lock (applied on the locked re-read).
     sibling_write: TokenRecord | None = None
     loads: int = 0
+    unwritable: bool = False  # check_writable fails (a full disk)
+    failing_saves: int = 0  # this many saves fail before one succeeds
 
     def load(self, profile: str) -> TokenRecord | None:
         self.loads += 1
         return self.record
 
     def save(self, profile: str, record: TokenRecord) -> None:
+        if self.failing_saves:
+            self.failing_saves -= 1
+            raise StorageError("cannot write token file x: No space left on device")
         self.saves.append(record)
         self.record = record
 
     def check_writable(self, profile: str, record: TokenRecord) -> None:
-        pass
+        if self.unwritable:
+            raise StorageError("cannot write token file x: No space left on device; the session was not refreshed")
 
     def delete(self, profile: str) -> bool:
         had = self.record is not None
@@ -240,3 +246,33 @@ def test_waiter_ignores_a_sibling_token_that_is_the_rejected_one() -> None:
     ctx.held_elsewhere = True
     with pytest.raises(AssertionError, match="would wait forever"):
         session.access_token(rejected="A1")
+
+
+@pytest.fixture
+def no_save_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_mod, "SAVE_PAUSE", 0)
+
+
+def test_an_unwritable_store_stops_the_refresh_before_the_token_is_spent() -> None:
+    session, ctx = make(rec("A1", expires_in=-1), NEW)
+    ctx.store_.unwritable = True
+    with pytest.raises(StorageError, match="not refreshed"):
+        session.access_token()
+    assert ctx.flow_.seen == [] and ctx.store_.record == rec("A1", expires_in=-1)
+
+
+@pytest.mark.usefixtures("no_save_pause")
+def test_a_failed_save_after_the_refresh_is_retried() -> None:
+    session, ctx = make(rec("A1", expires_in=-1), NEW)
+    ctx.store_.failing_saves = session_mod.SAVE_ATTEMPTS - 1
+    assert session.access_token() == "A2"
+    assert ctx.store_.saves == [NEW]
+
+
+@pytest.mark.usefixtures("no_save_pause")
+def test_a_save_that_keeps_failing_says_what_failed() -> None:
+    session, ctx = make(rec("A1", expires_in=-1), NEW)
+    ctx.store_.failing_saves = session_mod.SAVE_ATTEMPTS
+    with pytest.raises(StorageError, match="refreshed but the new tokens could not be saved .*No space left"):
+        session.access_token()
+    assert ctx.flow_.seen == ["R1"]

@@ -131,7 +131,7 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
     known: Mapping[str, Any] = {}  # where the endpoints not given as flags come from
     if not token_endpoint and issuer:
         # Discovery runs on every login, so `authcli login` is how a profile picks up new endpoints.
-        known = discover(existing, ctx.env, issuer)
+        known = discover(effective(existing, ctx.env), ctx.env, issuer)  # AUTHCLI_TIMEOUT applies
         token_endpoint = known["token_endpoint"]
     elif not token_endpoint:
         token_endpoint = existing.token_endpoint  # named at an earlier login
