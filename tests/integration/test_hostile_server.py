@@ -175,3 +175,14 @@ def test_wrong_types_in_the_login_answer(cli: Cli, hostile: HostileServer, behav
     assert result.returncode == 5, result
     assert result.stderr.startswith("authcli: ") and "Traceback" not in result.stderr
     assert not token_file(cli).exists()
+
+
+def test_unverified_claims_reach_the_terminal_neutralised(cli: Cli, hostile: HostileServer) -> None:
+    hostile.mode(login="escape-claims")
+    assert login(cli, hostile).returncode == 0
+    shown = cli.run("whoami")
+    assert shown.code == 0, shown
+    assert "\x1b" not in shown.out and "\x07" not in shown.out
+    assert "Eve \\x1b]0;pwned\\x07" in shown.out
+    data = json.loads(cli.run("whoami", "--json").out)  # JSON escapes them itself, and keeps the value
+    assert data["user"]["name"].startswith("Eve \x1b]0;pwned")

@@ -40,6 +40,16 @@ def _gzip_bomb(size: int = 2 * GIB) -> bytes:
     return first + repeat * (count - 1) + ending + struct.pack("<II", crc, size & 0xFFFFFFFF)
 
 
+def unsigned_jwt(claims: dict[str, Any]) -> str:
+    """A JWT nobody signed (alg none): whoami shows its claims, never trusting them."""
+    import base64
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.sig"
+
+
 def tokens(**fields: Any) -> dict[str, Any]:
     body = {"accessToken": "at-" + secrets.token_hex(8), "refreshToken": "rt-" + secrets.token_hex(8),
             "expiresIn": 300}
@@ -63,6 +73,9 @@ BEHAVIOURS: dict[str, Any] = {
     "access-not-string": lambda: tokens(accessToken=12345),
     "lifetime-not-number": lambda: tokens(expiresIn="soon"),
     "list": lambda: [tokens()],
+    "escape-claims": lambda: tokens(accessToken=unsigned_jwt({
+        "sub": "u-eve", "email": "eve@example.com", "name": "Eve \x1b]0;pwned\x07\x1b[2J\x1b[31mRed",
+        "iat": int(time.time()), "exp": int(time.time()) + 300})),
     "me": lambda: {"email": "alice@example.com", "name": "Alice \x1b[31mRed\x1b[0m\x07"},
 }
 
