@@ -125,7 +125,7 @@ def test_query_and_headers(logged_in: Cli) -> None:
         (["/echo", "-f", "raw:={bad"], "invalid JSON"),
         (["/echo", "-d", "@/no/such/file"], "cannot read /no/such/file"),
         (["GE T", "/echo"], "invalid HTTP method"),
-        (["/echo", "--timeout", "0"], "--timeout must be a positive"),
+        (["/echo", "--timeout", "0"], "--timeout must be a number of seconds above 0"),
     ],
 )
 def test_refused_requests(logged_in: Cli, server: DevServer, args: list[str], message: str) -> None:
