@@ -9,7 +9,6 @@ another user could swap the files under it.
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -78,7 +77,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     mode, no chmod afterwards) in the same directory, fsynced, then renamed over ``path``.
     The directory must exist (ensure_private_dir).
     """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(tmp, flags, mode)
     try:
@@ -103,7 +102,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
 def probe_write(directory: Path, size: int) -> None:
     """Prove that ``size`` bytes can be written and synced in ``directory`` (then remove them):
     an OSError says why a real write would fail (full disk, read-only file system, quota)."""
-    tmp = directory / f".probe.{secrets.token_hex(6)}.tmp"
+    tmp = directory / f".probe.{os.urandom(6).hex()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         try:

@@ -80,6 +80,11 @@ def _guard(run: Callable[[], int], debug: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("AUTHCLI_DEBUG") == "1"
+    if args == ["--version"]:
+        from . import __version__
+
+        sys.stdout.write(f"authcli {__version__}\n")  # what the Typer app prints, without loading it
+        return 0
     found = fast_token_options(args)
     if found is not None:
         return _guard(lambda: _run_token(found), debug)

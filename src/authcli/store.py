@@ -165,6 +165,10 @@ class KeyringStore:
         text = self._call(lambda: keyring.get_password(self.service, profile))
         if text is None:
             return None
+        return self._parse(text, profile)
+
+    @staticmethod
+    def _parse(text: str, profile: str) -> TokenRecord:
         return _parse(text, profile, "the OS keyring")
 
     def save(self, profile: str, record: TokenRecord) -> None:
@@ -293,4 +297,9 @@ def keyring_service(paths: Paths, env: Mapping[str, str]) -> str:
 def make_store(kind: str, paths: Paths, env: Mapping[str, str]) -> Store:
     if kind == "file":
         return FileStore(paths)
-    return KeyringStore(keyring_service(paths, env), backend_cache=paths.state_dir / "keyring-backend")
+    cache = paths.state_dir / "keyring-backend"
+    from .secretservice import SecretServiceStore, usable
+
+    if usable(env, cache):
+        return SecretServiceStore(keyring_service(paths, env), backend_cache=cache)
+    return KeyringStore(keyring_service(paths, env), backend_cache=cache)

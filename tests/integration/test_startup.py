@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import STORAGES, Cli, DevServer
 from tests.integration.test_refresh import expired_session
 
-HEAVY = ("httpx", "rich", "jwt", "filelock", "typer", "keyring", "platformdirs")
+HEAVY = ("httpx", "rich", "jwt", "filelock", "typer", "keyring", "platformdirs", "cryptography", "secretstorage")
 PROBE = (
     "import sys\n"
     "from authcli.main import main\n"
@@ -30,10 +30,18 @@ def loaded(cli: Cli, *args: str) -> list[str]:
 
 @pytest.mark.parametrize("storage", STORAGES)
 def test_valid_token_path_imports_nothing_heavy(cli: Cli, server: DevServer, storage: str) -> None:
+    """With the keyring, the Secret Service is reached through secretstorage (which brings
+    cryptography for its sessions' ciphers), never through `import keyring` after the first run."""
     assert cli.login(server.url, "--storage", storage).code == 0
-    allowed = {"keyring"} if storage == "keyring" else set()
+    allowed = {"secretstorage", "cryptography"} if storage == "keyring" else set()
     assert set(loaded(cli, "token")) <= allowed
     assert set(loaded(cli, "token", "--profile", "default")) <= allowed
+
+
+def test_version_and_whoami_import_no_http_or_crypto(cli: Cli, server: DevServer) -> None:
+    assert cli.login(server.url, "--storage", "file").code == 0
+    assert loaded(cli, "--version") == []
+    assert {"httpx", "jwt", "cryptography", "keyring"}.isdisjoint(loaded(cli, "whoami"))
 
 
 def test_the_guard_sees_the_refresh_path(cli: Cli, server: DevServer) -> None:

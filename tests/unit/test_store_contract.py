@@ -13,6 +13,7 @@ import pytest
 
 from authcli.config import Paths
 from authcli.errors import CorruptRecord, KeyringUnavailable, StorageError, UsageError
+from authcli.secretservice import SecretServiceStore
 from authcli.store import FileStore, KeyringStore, Store
 from authcli.tokens import TokenRecord
 
@@ -25,12 +26,14 @@ def file_store(root: Path) -> FileStore:
     return FileStore(Paths(config_dir=root, state_dir=root / "state", scope=str(root)))
 
 
-@pytest.fixture(params=["file", pytest.param("keyring", marks=pytest.mark.keyring)])
+@pytest.fixture(params=["file", pytest.param("keyring", marks=pytest.mark.keyring),
+                        pytest.param("secretservice", marks=pytest.mark.keyring)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "file":
         yield file_store(tmp_path)
         return
-    keyring_store = KeyringStore(service=f"authcli-contract-{uuid.uuid4().hex[:8]}")
+    kind = SecretServiceStore if request.param == "secretservice" else KeyringStore
+    keyring_store = kind(service=f"authcli-contract-{uuid.uuid4().hex[:8]}")
     yield keyring_store
     keyring_store.delete("p")
     keyring_store.delete("other")
@@ -173,3 +176,43 @@ def test_file_store_sweeps_temp_files_a_killed_writer_left(tmp_path: Path) -> No
     os.utime(leftover, (1, 1))
     store.delete("p")
     assert list((tmp_path / "state" / "tokens").iterdir()) == []
+
+
+@pytest.mark.keyring
+def test_the_direct_secret_service_store_and_keyring_share_their_items() -> None:
+    """Entries written through keyring are read directly, and the other way round: an
+    upgrade, or a machine where one path is used, never loses a session."""
+    service = f"authcli-interop-{uuid.uuid4().hex[:8]}"
+    through_keyring, direct = KeyringStore(service=service), SecretServiceStore(service=service)
+    try:
+        through_keyring.save("a", RECORD)
+        assert direct.load("a") == RECORD
+        direct.save("a", ROTATED)
+        assert through_keyring.load("a") == ROTATED
+        direct.save("b", RECORD)
+        assert through_keyring.load("b") == RECORD
+        assert through_keyring.delete("b") and direct.load("b") is None
+        assert direct.delete("a") and through_keyring.load("a") is None
+    finally:
+        through_keyring.delete("a")
+        through_keyring.delete("b")
+
+
+@pytest.mark.parametrize(("env", "cache", "config", "expected"), [
+    ({}, "keyring.backends.SecretService.Keyring", False, True),
+    ({"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}, "keyring.backends.SecretService.Keyring", False, False),
+    ({}, "keyring.backends.kwallet.DBusKeyring", False, False),
+    ({}, None, False, False),  # the first run: keyring finds the backend
+    ({}, "keyring.backends.SecretService.Keyring", True, False),  # keyringrc.cfg: keyring decides
+])
+def test_the_direct_path_is_taken_only_where_keyring_would_use_the_secret_service(
+        tmp_path: Path, env: dict[str, str], cache: str | None, config: bool, expected: bool) -> None:
+    from authcli.secretservice import usable
+
+    cache_file = tmp_path / "keyring-backend"
+    if cache is not None:
+        cache_file.write_text(cache + "\n")
+    if config:
+        (tmp_path / "cfg" / "python_keyring").mkdir(parents=True)
+        (tmp_path / "cfg" / "python_keyring" / "keyringrc.cfg").write_text("[backend]\n")
+    assert usable({**env, "XDG_CONFIG_HOME": str(tmp_path / "cfg")}, cache_file) is expected
