@@ -91,8 +91,9 @@ def main() -> int:
             groups.append(("token", tokens, "gh auth token"))
             groups.append(("call", {
                 "authcli call /users/me": [AUTHCLI, "call", "/users/me"],
-                "HTTPie http GET": [str(HTTPIE_VENV / "bin" / "http"), "--ignore-stdin", f"{url}/users/me",
-                                    f"Authorization:Bearer {token}"],
+                # hyperfine -N splits on spaces: HTTPie's bearer auth needs none
+                "HTTPie http GET": [str(HTTPIE_VENV / "bin" / "http"), "--ignore-stdin", "-A", "bearer", "-a", token,
+                                    f"{url}/users/me"],
                 "curl": ["curl", "-sf", "-H", f"@{header}", f"{url}/users/me"],
             }, "HTTPie http GET"))
             groups.append(("whoami", {"authcli whoami": [AUTHCLI, "whoami"], "gh auth token": ["gh", "auth", "token"]},

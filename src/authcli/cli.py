@@ -158,7 +158,7 @@ def whoami(
     """Show who you are and how long the session lasts (local state only unless --verify)."""
     from .commands import whoami as cmd
 
-    return cmd.run(cmd.WhoamiOptions(profile, json_, verify), _ctx(tctx))
+    return cmd.run(cmd.options(profile=profile, json_=json_, verify=verify), _ctx(tctx))
 
 
 @app.command(epilog=_examples(
@@ -173,7 +173,7 @@ def token(
     """Print a valid access token (refreshed if needed) and nothing else."""
     from .commands import token as cmd
 
-    return cmd.run(cmd.TokenOptions(profile, min_ttl), _ctx(tctx))
+    return cmd.run(cmd.options(profile=profile, min_ttl=min_ttl), _ctx(tctx))
 
 
 @app.command(epilog=_examples("authcli refresh", "authcli refresh --profile staging"))

@@ -1,9 +1,10 @@
 """The entry point, and the one place that turns an error into `authcli: ...` and an exit code.
 
-`authcli token` is what scripts run in loops, so its plain forms are parsed here without
-importing Typer (about 100 ms of imports on the project's machine, more than the rest of the
-command's start-up); everything else, and anything unusual about a token command line
-(help, a typo, a global option), goes through the Typer app in cli.py.
+`authcli token` and `authcli whoami` are what scripts run in loops, so their plain forms are
+parsed here without importing Typer (65-100 ms of imports on the project's machine, more
+than the rest of the command's start-up), from the option table fastspec.py that
+scripts/gen_fastpath.py generates from the Typer app itself. Everything else, and anything
+unusual about such a command line (help, a typo, a global option), goes through cli.py.
 """
 
 from __future__ import annotations
@@ -11,43 +12,55 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from .errors import AuthcliError, ExitCode, Interrupted
 
-_TOKEN_OPTIONS = {"-p": "profile", "--profile": "profile", "--min-ttl": "min_ttl"}
 
+def fast_options(args: list[str]) -> tuple[str, dict[str, Any]] | None:
+    """``COMMAND [OPTION VALUE | --option=value | FLAG]...`` for a command in fastspec (the
+    options cli.py declares, generated), as (command, every parameter), else None: help, a
+    typo, a global option, a repeated option or a value Typer would refuse go to Typer, which
+    words the error."""
+    from .fastspec import DEFAULTS, OPTIONS
 
-def fast_token_options(args: list[str]) -> dict[str, str] | None:
-    """``token [-p|--profile NAME] [--min-ttl SECONDS]`` (also ``--opt=value``), else None."""
-    if not args or args[0] != "token":
+    if not args or args[0] not in OPTIONS:
         return None
-    found: dict[str, str] = {}
+    command = args[0]
+    known = OPTIONS[command]
+    found: dict[str, Any] = {}
     rest = iter(args[1:])
     for arg in rest:
-        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        key = _TOKEN_OPTIONS.get(name)
-        if key is None or key in found:
+        spelling, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if spelling not in known:
             return None
+        name, kind = known[spelling]
+        if name in found:
+            return None
+        if kind == "flag":
+            if eq:
+                return None
+            found[name] = True
+            continue
         if not eq:
             value = next(rest, "")
             if not value or value.startswith("-"):
                 return None
-        found[key] = value
-    if "min_ttl" in found:
         try:
-            float(found["min_ttl"])
+            found[name] = float(value) if kind == "float" else int(value) if kind == "int" else value
         except ValueError:
-            return None  # let Typer word the usage error
-    return found
+            return None
+    return command, {**DEFAULTS[command], **found}
 
 
-def _run_token(found: dict[str, str]) -> int:
-    from .commands import token
+def _run_fast(command: str, params: dict[str, Any]) -> int:
+    from importlib import import_module
+
     from .context import Context
     from .io import IOStreams
 
-    opts = token.TokenOptions(profile=found.get("profile"), min_ttl=float(found.get("min_ttl", 0)))
-    return token.run(opts, Context(io=IOStreams.system()))
+    module = import_module(f".commands.{command}", __package__)
+    return int(module.run(module.options(**params), Context(io=IOStreams.system())))
 
 
 def _guard(run: Callable[[], int], debug: bool) -> int:
@@ -85,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(f"authcli {__version__}\n")  # what the Typer app prints, without loading it
         return 0
-    found = fast_token_options(args)
-    if found is not None:
-        return _guard(lambda: _run_token(found), debug)
+    fast = fast_options(args)
+    if fast is not None:
+        return _guard(lambda: _run_fast(*fast), debug)
 
     def via_typer() -> int:
         from .cli import run_typer

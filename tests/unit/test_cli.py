@@ -14,7 +14,7 @@ from authcli.commands.login import LoginOptions
 from authcli.commands.logout import LogoutOptions
 from authcli.commands.token import TokenOptions
 from authcli.commands.whoami import WhoamiOptions
-from authcli.main import fast_token_options, main
+from authcli.main import fast_options, main
 
 runner = CliRunner()
 
@@ -68,10 +68,10 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 FAST_CASES = [
-    (["token"], {}),
-    (["token", "-p", "ci"], {"profile": "ci"}),
-    (["token", "--profile", "ci", "--min-ttl", "90"], {"profile": "ci", "min_ttl": "90"}),
-    (["token", "--profile=ci", "--min-ttl=1.5"], {"profile": "ci", "min_ttl": "1.5"}),
+    (["token"], TokenOptions(None, 0.0)),
+    (["token", "-p", "ci"], TokenOptions("ci", 0.0)),
+    (["token", "--profile", "ci", "--min-ttl", "90"], TokenOptions("ci", 90.0)),
+    (["token", "--profile=ci", "--min-ttl=1.5"], TokenOptions("ci", 1.5)),
     (["token", "--min-ttl", "soon"], None),      # Typer words the error
     (["token", "--help"], None),
     (["token", "-h"], None),
@@ -80,20 +80,40 @@ FAST_CASES = [
     (["token", "-p", "a", "-p", "b"], None),
     (["token", "extra"], None),
     (["--debug", "token"], None),
-    (["whoami"], None),
+    (["whoami"], WhoamiOptions(None, False, False)),
+    (["whoami", "--json", "-p", "ci"], WhoamiOptions("ci", True, False)),
+    (["whoami", "--verify", "--json", "--profile=x"], WhoamiOptions("x", True, True)),
+    (["whoami", "--json=1"], None),
+    (["whoami", "--json", "--json"], None),
+    (["whoami", "--no-color"], None),
+    (["--no-color", "whoami"], None),
+    (["call", "/users/me"], None),
     ([], None),
 ]
 
 
 @pytest.mark.parametrize(("argv", "expected"), FAST_CASES, ids=[" ".join(c[0]) or "(none)" for c in FAST_CASES])
-def test_fast_token_path_parses_like_typer(monkeypatch: pytest.MonkeyPatch, argv: list[str],
-                                           expected: dict[str, str] | None) -> None:
-    """The Typer-free parse of `authcli token` must agree with Typer wherever it answers."""
-    assert fast_token_options(argv) == expected
+def test_the_fast_path_parses_like_typer(monkeypatch: pytest.MonkeyPatch, argv: list[str], expected: Any) -> None:
+    """The Typer-free parse of the loop commands must agree with Typer wherever it answers."""
+    fast = fast_options(argv)
     if expected is None:
+        assert fast is None
         return
+    assert fast is not None
+    mod = importlib.import_module(f"authcli.commands.{fast[0]}")
+    assert mod.options(**fast[1]) == expected
     seen: list[Any] = []
-    mod = importlib.import_module("authcli.commands.token")
     monkeypatch.setattr(mod, "run", lambda opts, ctx: seen.append(opts) or 0)
     assert runner.invoke(app, argv).exit_code == 0
-    assert seen == [TokenOptions(expected.get("profile"), float(expected.get("min_ttl", 0)))]
+    assert seen == [expected]
+
+
+def test_the_fast_path_table_is_generated_from_the_typer_app() -> None:
+    """One definition per option: fastspec.py must be what scripts/gen_fastpath.py makes of cli.py."""
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    generator = runpy.run_path(str(root / "scripts" / "gen_fastpath.py"))
+    committed = (root / "src" / "authcli" / "fastspec.py").read_text()
+    assert committed == generator["render"](), "stale: run .venv/bin/python scripts/gen_fastpath.py"

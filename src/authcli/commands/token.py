@@ -16,6 +16,11 @@ class TokenOptions:
     min_ttl: float = 0.0
 
 
+def options(profile: str | None, min_ttl: float) -> TokenOptions:
+    """From the command line's parameters (cli.py's and main.py's fast path alike)."""
+    return TokenOptions(profile, min_ttl)
+
+
 def run(opts: TokenOptions, ctx: Context) -> int:
     if not (math.isfinite(opts.min_ttl) and opts.min_ttl >= 0):
         raise UsageError("--min-ttl must be a finite number of seconds, zero or more")

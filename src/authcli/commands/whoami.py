@@ -171,6 +171,11 @@ def render(info: dict[str, Any]) -> str:
     return "\n".join(printable(line) for line in lines) + "\n"
 
 
+def options(profile: str | None, json_: bool, verify: bool) -> WhoamiOptions:
+    """From the command line's parameters (cli.py's and main.py's fast path alike)."""
+    return WhoamiOptions(profile, json_, verify)
+
+
 def run(opts: WhoamiOptions, ctx: Context) -> int:
     session = Session(ctx, ctx.profile(opts.profile))
     info = describe(ctx, session)
