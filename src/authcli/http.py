@@ -86,6 +86,7 @@ def fetch(profile: Profile, env: Mapping[str, str], method: str, url: str, *, ti
     seconds = timeout or profile.timeout
     with within(seconds), make_client(profile, env, url, timeout=seconds) as client:
         sent = client.build_request(method, url, **request)
+        sent.headers["Accept-Encoding"] = "gzip, deflate"  # the encodings read_capped decodes
         response = client.send(sent, auth=auth, stream=True)
         try:
             body = read_capped(response, url)

@@ -55,8 +55,8 @@ def _is_at(fd: int, path: Path) -> bool:
     """Whether ``fd`` is still the file at ``path`` (not deleted, not replaced)."""
     try:
         now = os.stat(path, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
+    except OSError:
+        return False  # gone (or unreadable): reopening says which
     held = os.fstat(fd)
     return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
 
@@ -90,12 +90,11 @@ def file_lock(
                 raise StorageError(f"cannot lock {path}: {exc.strerror or exc}") from None
             if locked and _is_at(fd, path):
                 break
-            if locked:  # the file was deleted or replaced: lock whatever is there now
+            if locked:  # the file was deleted or replaced: next time, lock whatever is there now
                 unlock_descriptor(fd)
                 os.close(fd)
                 fd = -1
                 fd = _open(path)
-                continue
             now = time.monotonic()
             if ready is not None and now - looked >= LOOK_EVERY:
                 looked = now
