@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -47,14 +47,40 @@ def make_client(
     """A client that follows no redirect by itself (the caller decides where a token may go).
 
     A loopback ``target`` never goes through HTTP_PROXY/HTTPS_PROXY/ALL_PROXY: plain http is
-    allowed there only because the traffic never leaves the machine."""
+    allowed there only because the traffic never leaves the machine. An http:// target needs
+    no TLS, so the CA bundle (~20 ms to load) is loaded only if a hop goes to https."""
+    verify = _verify(profile, env, cacert)
+    parts = urlsplit(target)
+    loopback = is_loopback(parts.hostname or "")
+    mounts: dict[str, httpx.BaseTransport] | None = None
+    if parts.scheme == "http" and loopback and verify is True:
+        mounts = {"https://": _LazyTransport(lambda: httpx.HTTPTransport(verify=True, trust_env=False))}
+        verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # for http:// never used; verifies all the same
     return httpx.Client(
         timeout=httpx.Timeout(timeout or profile.timeout),
-        verify=_verify(profile, env, cacert),
+        verify=verify,
         follow_redirects=False,
-        trust_env=not is_loopback(urlsplit(target).hostname or ""),
+        trust_env=not loopback,
         headers={"User-Agent": USER_AGENT},
+        mounts=mounts,
     )
+
+
+class _LazyTransport(httpx.BaseTransport):
+    """A transport built on first use."""
+
+    def __init__(self, build: Callable[[], httpx.BaseTransport]) -> None:
+        self._build = build
+        self._transport: httpx.BaseTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            self._transport = self._build()
+        return self._transport.handle_request(request)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
 
 
 class DeadlineExceeded(httpx.TimeoutException):

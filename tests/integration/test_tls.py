@@ -187,3 +187,19 @@ def test_loopback_apis_never_go_through_a_proxy(cli: Cli, start_server: Callable
         result = cli.run(*args, REQUESTS_CA_BUNDLE=str(cert), **proxies)
         assert result.code == 0, (args, result)
     assert proxy.connections == 0
+
+
+def test_an_http_loopback_client_still_verifies_an_https_hop(tls_server: DevServer, certificate: tuple[Path, Path]) -> None:
+    """For an http:// loopback API the CA bundle is loaded only when a hop goes to https, and
+    that hop is verified like any other: an untrusted certificate fails. (With a CA bundle
+    named, the client is built with it from the start, as before.)"""
+    import httpx
+
+    from authcli.config import Profile
+    from authcli.http import make_client
+
+    profile = Profile(name="p", api_url="http://127.0.0.1:1")
+    with make_client(profile, {}, "http://127.0.0.1:1") as client, pytest.raises(httpx.ConnectError, match="CERTIFICATE"):
+        client.get(tls_server.url + "/users/me")
+    with make_client(profile, {"SSL_CERT_FILE": str(certificate[0])}, "http://127.0.0.1:1") as client:
+        assert client.get(tls_server.url + "/users/me").status_code == 401  # reached: no token sent
