@@ -215,9 +215,10 @@ def call(
     """Send an authenticated request to the profile's API; the body goes to stdout."""
     from .commands import call as cmd
 
-    opts = cmd.CallOptions(
-        first, second, profile, header or [], query or [], data, field_ or [], include, output, raw, fail,
-        timeout, retry, retry_all, paginate, verbose, cacert, chunked,
+    opts = cmd.options(
+        first=first, second=second, profile=profile, header=header, query=query, data=data, field_=field_,
+        include=include, output=output, raw=raw, fail=fail, timeout=timeout, retry=retry, retry_all=retry_all,
+        paginate=paginate, verbose=verbose, cacert=cacert, chunked=chunked,
     )
     return cmd.run(opts, _ctx(tctx))
 

@@ -1,6 +1,6 @@
 """The entry point, and the one place that turns an error into `authcli: ...` and an exit code.
 
-`authcli token` and `authcli whoami` are what scripts run in loops, so their plain forms are
+`authcli token`, `whoami` and `call` are what scripts run in loops, so their plain forms are
 parsed here without importing Typer (65-100 ms of imports on the project's machine, more
 than the rest of the command's start-up), from the option table fastspec.py that
 scripts/gen_fastpath.py generates from the Typer app itself. Everything else, and anything
@@ -18,38 +18,51 @@ from .errors import AuthcliError, ExitCode, Interrupted
 
 
 def fast_options(args: list[str]) -> tuple[str, dict[str, Any]] | None:
-    """``COMMAND [OPTION VALUE | --option=value | FLAG]...`` for a command in fastspec (the
-    options cli.py declares, generated), as (command, every parameter), else None: help, a
-    typo, a global option, a repeated option or a value Typer would refuse go to Typer, which
-    words the error."""
-    from .fastspec import DEFAULTS, OPTIONS
+    """``COMMAND [ARGUMENT | OPTION VALUE | --option=value | FLAG]...`` for a command in
+    fastspec (the parameters cli.py declares, generated), as (command, every parameter), else
+    None: help, a typo, a global option, an option given twice, ``--``, a value that starts
+    with '-' or that Typer would refuse all go to Typer, which words the error."""
+    from .fastspec import ARGUMENTS, DEFAULTS, OPTIONS
 
     if not args or args[0] not in OPTIONS:
         return None
     command = args[0]
-    known = OPTIONS[command]
+    known, positional = OPTIONS[command], list(ARGUMENTS[command])
     found: dict[str, Any] = {}
     rest = iter(args[1:])
     for arg in rest:
+        if not arg.startswith("-"):
+            if not positional:
+                return None
+            found[positional.pop(0)[0]] = arg
+            continue
         spelling, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         if spelling not in known:
             return None
         name, kind = known[spelling]
-        if name in found:
+        repeatable = kind.endswith("*")
+        if name in found and not repeatable:
             return None
-        if kind == "flag":
+        if kind in ("flag", "noflag"):
             if eq:
                 return None
-            found[name] = True
+            found[name] = kind == "flag"
             continue
         if not eq:
             value = next(rest, "")
             if not value or value.startswith("-"):
                 return None
+        kind = kind.rstrip("*")
         try:
-            found[name] = float(value) if kind == "float" else int(value) if kind == "int" else value
+            typed = float(value) if kind == "float" else int(value) if kind == "int" else value
         except ValueError:
             return None
+        if repeatable:
+            found.setdefault(name, []).append(typed)
+        else:
+            found[name] = typed
+    if any(required for _, required in positional):
+        return None
     return command, {**DEFAULTS[command], **found}
 
 

@@ -41,6 +41,7 @@ def test_valid_token_path_imports_nothing_heavy(cli: Cli, server: DevServer, sto
 def test_version_and_whoami_import_no_http_or_crypto(cli: Cli, server: DevServer) -> None:
     assert cli.login(server.url, "--storage", "file").code == 0
     assert loaded(cli, "--version") == []
+    assert "typer" not in loaded(cli, "call", "/users/me")
     assert {"httpx", "jwt", "cryptography", "keyring"}.isdisjoint(loaded(cli, "whoami"))
 
 

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from authcli.cli import app
+from authcli.commands.call import CallOptions
 from authcli.commands.login import LoginOptions
 from authcli.commands.logout import LogoutOptions
 from authcli.commands.token import TokenOptions
@@ -87,7 +88,18 @@ FAST_CASES = [
     (["whoami", "--json", "--json"], None),
     (["whoami", "--no-color"], None),
     (["--no-color", "whoami"], None),
-    (["call", "/users/me"], None),
+    (["call", "/users/me"], CallOptions("/users/me")),
+    (["call", "POST", "/items", "-f", "a=1", "-f", "b:=[1]", "-H", "X-A: 1", "--no-fail", "--timeout=5", "--retry", "2"],
+     CallOptions("POST", "/items", fields=["a=1", "b:=[1]"], headers=["X-A: 1"], fail=False, timeout=5.0, retry=2)),
+    (["call", "-d", "@-", "/upload", "--chunked", "-o", "out.bin", "-i", "-v", "-q", "k=v", "--paginate"],
+     CallOptions("/upload", data="@-", chunked=True, output="out.bin", include=True, verbose=True, query=["k=v"],
+                 paginate=True)),
+    (["call", "GET", "/a", "/b"], None),       # one argument too many
+    (["call"], None),                          # PATH is required: Typer says so
+    (["call", "/x", "--retry", "1.5"], None),  # not an int: Typer words it
+    (["call", "/x", "-iv"], None),             # clustered short flags: Typer's business
+    (["call", "/x", "--", "-y"], None),
+    (["call", "/x", "--fail", "--no-fail"], None),
     ([], None),
 ]
 

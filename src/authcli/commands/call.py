@@ -55,6 +55,15 @@ class CallOptions:
     chunked: bool = False
 
 
+def options(first: str, second: str | None, profile: str | None, header: list[str] | None, query: list[str] | None,
+            data: str | None, field_: list[str] | None, include: bool, output: str | None, raw: bool, fail: bool,
+            timeout: float, retry: int, retry_all: bool, paginate: bool, verbose: bool, cacert: str | None,
+            chunked: bool) -> CallOptions:
+    """From the command line's parameters (cli.py's and main.py's fast path alike)."""
+    return CallOptions(first, second, profile, header or [], query or [], data, field_ or [], include, output, raw,
+                       fail, timeout, retry, retry_all, paginate, verbose, cacert, chunked)
+
+
 def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # unwinds like Ctrl-C: a partial download is removed
 
