@@ -17,7 +17,7 @@ from typer.core import TyperGroup, TyperOption
 
 from authcli.cli import app
 
-FAST = ("token", "whoami", "call")
+FAST = ("token", "whoami", "call", "git-credential")
 TARGET = Path(__file__).resolve().parent.parent / "src" / "authcli" / "fastspec.py"
 
 

@@ -164,16 +164,34 @@ def whoami(
 @app.command(epilog=_examples(
     'curl -H "Authorization: Bearer $(authcli token)" https://api.example.com/users/me',
     "authcli token --min-ttl 600   # valid for at least ten more minutes",
+    "authcli token --format json | jq -r .expires_at",
+    "authcli token --format exec-credential   # a kubectl exec plugin",
 ))
 def token(
     tctx: typer.Context,
     profile: ProfileOpt = None,
     min_ttl: Annotated[float, typer.Option("--min-ttl", help="Seconds the token must stay valid.", metavar="SECONDS")] = 0.0,
+    format_: Annotated[str, typer.Option("--format", metavar="token|json|exec-credential", help="The bare token (default), {access_token, token_type, expires_at} as JSON, or a Kubernetes client.authentication.k8s.io/v1 ExecCredential.")] = "token",
 ) -> int:
     """Print a valid access token (refreshed if needed) and nothing else."""
     from .commands import token as cmd
 
-    return cmd.run(cmd.options(profile=profile, min_ttl=min_ttl), _ctx(tctx))
+    return cmd.run(cmd.options(profile=profile, min_ttl=min_ttl, format_=format_), _ctx(tctx))
+
+
+@app.command("git-credential", epilog=_examples(
+    "git config --global credential.https://git.example.com.helper '!authcli git-credential'",
+    "printf 'protocol=https\\nhost=git.example.com\\n\\n' | authcli git-credential get",
+))
+def git_credential(
+    tctx: typer.Context,
+    action: Annotated[str, typer.Argument(metavar="get|store|erase", help="What git asks (git passes it).", show_default=False)],
+    profile: ProfileOpt = None,
+) -> int:
+    """git credential helper: a fresh access token for the profile whose API origin git asks about."""
+    from .commands import git_credential as cmd
+
+    return cmd.run(cmd.options(action=action, profile=profile), _ctx(tctx))
 
 
 @app.command(epilog=_examples("authcli refresh", "authcli refresh --profile staging"))

@@ -7,6 +7,7 @@ OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
         '--profile': ('profile', 'str'),
         '-p': ('profile', 'str'),
         '--min-ttl': ('min_ttl', 'float'),
+        '--format': ('format_', 'str'),
     },
     'whoami': {
         '--profile': ('profile', 'str'),
@@ -41,6 +42,10 @@ OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
         '--cacert': ('cacert', 'str'),
         '--chunked': ('chunked', 'flag'),
     },
+    'git-credential': {
+        '--profile': ('profile', 'str'),
+        '-p': ('profile', 'str'),
+    },
 }
 
 # command -> its positional parameters, in order: (name, required)
@@ -48,6 +53,7 @@ ARGUMENTS: dict[str, tuple[tuple[str, bool], ...]] = {
     'token': (),
     'whoami': (),
     'call': (('first', True), ('second', False)),
+    'git-credential': (('action', True),),
 }
 
 # command -> parameter name -> default
@@ -55,6 +61,7 @@ DEFAULTS: dict[str, dict[str, object]] = {
     'token': {
         'profile': None,
         'min_ttl': 0.0,
+        'format_': 'token',
     },
     'whoami': {
         'profile': None,
@@ -80,5 +87,9 @@ DEFAULTS: dict[str, dict[str, object]] = {
         'verbose': False,
         'cacert': None,
         'chunked': False,
+    },
+    'git-credential': {
+        'action': None,
+        'profile': None,
     },
 }

@@ -72,7 +72,7 @@ def _run_fast(command: str, params: dict[str, Any]) -> int:
     from .context import Context
     from .io import IOStreams
 
-    module = import_module(f".commands.{command}", __package__)
+    module = import_module(f".commands.{command.replace('-', '_')}", __package__)
     return int(module.run(module.options(**params), Context(io=IOStreams.system())))
 
 

@@ -68,16 +68,20 @@ class Session:
 
         ``rejected``: a token the API just answered 401 to; the caller wants any other one.
         """
+        return self.valid_record(min_ttl, rejected).access_token
+
+    def valid_record(self, min_ttl: float = 0.0, rejected: str | None = None) -> TokenRecord:
+        """The record whose access token access_token() hands out (for its expiry and type)."""
         record = self._require()
         self._check_min_ttl(record, min_ttl)
         if self._usable(record, min_ttl, rejected):
-            return record.access_token
+            return record
         from .deadline import paused
 
         with paused():  # waiting for a sibling's refresh is not the server's time
-            return self._access_token_locked(min_ttl, rejected)
+            return self._valid_record_locked(min_ttl, rejected)
 
-    def _access_token_locked(self, min_ttl: float, rejected: str | None) -> str:
+    def _valid_record_locked(self, min_ttl: float, rejected: str | None) -> TokenRecord:
         found: list[TokenRecord] = []
 
         def refreshed_meanwhile() -> bool:
@@ -90,11 +94,11 @@ class Session:
 
         with self.ctx.lock(self.profile, ready=refreshed_meanwhile) as held:
             if not held:
-                return found[0].access_token
+                return found[0]
             record = self._require()
             if self._usable(record, min_ttl, rejected):
-                return record.access_token
-            return self._refresh_locked(record, rejected).access_token
+                return record
+            return self._refresh_locked(record, rejected)
 
     def refresh_now(self) -> TokenRecord:
         """Refresh unconditionally (single-flight: one refresh even when many ask at once)."""
