@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import AUTHCLI, Cli, DevServer
 from tests.integration.test_refresh import expired_session
+from tests.integration.test_tls import certificate, tls_server  # noqa: F401 - fixtures
 
 
 def test_token_as_json(cli: Cli, server: DevServer) -> None:
@@ -98,3 +99,29 @@ def test_the_helper_is_on_the_fast_path(cli: Cli, server: DevServer) -> None:
 
     assert cli.login(server.url, "--storage", "file").code == 0
     assert "typer" not in loaded(cli, "git-credential", "erase")
+
+
+def test_kubectl_uses_the_exec_credential(cli: Cli, tls_server: DevServer,  # noqa: F811 - the fixtures
+                                          certificate: tuple[Path, Path], tmp_path: Path) -> None:  # noqa: F811
+    """A real kubectl runs authcli as its exec plugin and sends the token to the API it names
+    (the dev server, over https as client-go requires for exec credentials, stands in for a
+    cluster: `kubectl get --raw` fetches any path)."""
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed here")
+    cli.env["REQUESTS_CA_BUNDLE"] = str(certificate[0])
+    assert cli.login(tls_server.url, "--storage", "file").code == 0
+    config = tmp_path / "kubeconfig"
+    config.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "dev",
+        "clusters": [{"name": "dev", "cluster": {"server": tls_server.url,
+                                                 "certificate-authority": str(certificate[0])}}],
+        "contexts": [{"name": "dev", "context": {"cluster": "dev", "user": "me"}}],
+        "users": [{"name": "me", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1", "command": AUTHCLI,
+            "args": ["token", "--format", "exec-credential"], "interactiveMode": "Never",
+        }}}],
+    }))
+    result = subprocess.run(["kubectl", "--kubeconfig", str(config), "get", "--raw", "/users/me"],
+                            capture_output=True, text=True, env={**cli.env, "HOME": str(tmp_path)}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["email"] == "alice@example.com"
