@@ -86,14 +86,32 @@ def test_a_lock_file_deleted_while_held_does_not_let_waiters_in(cli: Cli, server
     expired_session(cli, server)
     holder = cli.popen("token")
     wait_for(lambda: server.stats()["refresh_requests"] == 1, "the holder's refresh")
+    lock = cli.home / "state" / "locks" / "default.lock"
     waiters = [cli.popen("token") for _ in range(8)]
-    time.sleep(0.5)  # let them start waiting (a wait, not an assertion about speed)
-    (cli.home / "state" / "locks" / "default.lock").unlink()
+    # Every waiter must hold the lock file open before it is deleted: one that starts after the
+    # deletion creates a new file and cannot see the old lock (a documented limit).
+    wait_for(lambda: all(holds_open(proc.pid, lock) for proc in waiters), "the waiters to open the lock file")
+    lock.unlink()
     results = [proc.communicate(timeout=60) + (proc.returncode,) for proc in [holder, *waiters]]
     assert all(code == 0 for _, _, code in results), results
     stats = server.stats()
     assert stats["refreshes"] == 1 and stats["reuse_detections"] == 0, stats
     assert len({out for out, _, _ in results}) == 1
+
+
+def holds_open(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has ``path`` open (Linux /proc)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def test_a_symlink_planted_at_the_lock_path_is_refused(cli: Cli, server: DevServer, tmp_path: Path) -> None:

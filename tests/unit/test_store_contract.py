@@ -13,7 +13,7 @@ import pytest
 
 from authcli.config import Paths
 from authcli.errors import CorruptRecord, KeyringUnavailable, StorageError, UsageError
-from authcli.secretservice import SecretServiceStore
+from authcli.secretservice import SecretServiceStore, _read
 from authcli.store import FileStore, KeyringStore, Store
 from authcli.tokens import TokenRecord
 
@@ -187,6 +187,9 @@ def test_the_direct_secret_service_store_and_keyring_share_their_items() -> None
     try:
         through_keyring.save("a", RECORD)
         assert direct.load("a") == RECORD
+        # ...and read by the jeepney path itself, not by the keyring fallback:
+        assert _read({"username": "a", "service": service}) == RECORD.to_json()
+        assert _read({"username": "nobody", "service": service}) is None
         direct.save("a", ROTATED)
         assert through_keyring.load("a") == ROTATED
         direct.save("b", RECORD)
