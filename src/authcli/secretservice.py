@@ -1,10 +1,12 @@
 """The Secret Service (Linux) without importing keyring.
 
 `import keyring` costs ~76 ms on the project's machine, most of it for things authcli never
-uses; the SecretService backend it ends up with is a thin layer over secretstorage. This
-store talks to secretstorage directly and reads and writes the very same items keyring's
-backend does (attributes ``service`` and ``username``, plus ``application`` on the items it
-creates, and the same label), so entries stay readable both ways.
+uses; the SecretService backend it ends up with is a thin layer over secretstorage, itself a
+layer over jeepney (D-Bus). This store reads with jeepney alone (every `authcli token` reads;
+secretstorage would add cryptography's import) and writes with secretstorage, touching the
+very same items keyring's backend does (attributes ``service`` and ``username``, plus
+``application`` on the items it creates, and the same label), so entries stay readable both
+ways.
 
 It is used only where keyring itself would use the Secret Service: the backend found on the
 first run (remembered in state/keyring-backend) is keyring's SecretService backend, and
