@@ -119,7 +119,7 @@ def _read(query: dict[str, str]) -> str | None:
 
 
 class SecretServiceStore(KeyringStore):
-    """KeyringStore whose calls go straight to secretstorage, falling back to keyring."""
+    """KeyringStore that reads through jeepney and writes through secretstorage, falling back to keyring."""
 
     def _direct(self, work: Callable[[Any], T]) -> T:
         import secretstorage
