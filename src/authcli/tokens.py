@@ -215,6 +215,15 @@ def jwt_lifetime(token: str) -> float | None:
     return None
 
 
+def iso_utc(seconds: float | None) -> str | None:
+    """A Unix time as RFC 3339 UTC ('2026-12-03T14:05:00Z'), for people and for wrappers."""
+    if seconds is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def humanize(seconds: float) -> str:
     """'in 12m', 'expired 3m ago'."""
     span = abs(int(seconds))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ..context import Context
 from ..errors import UsageError
 from ..session import Session
-from ..tokens import TokenRecord
+from ..tokens import TokenRecord, iso_utc
 
 FORMATS = ("token", "json", "exec-credential")
 EXEC_CREDENTIAL_API = "client.authentication.k8s.io/v1"
@@ -29,23 +29,15 @@ def options(profile: str | None, min_ttl: float, format_: str) -> TokenOptions:
     return TokenOptions(profile, min_ttl, format_)
 
 
-def rfc3339(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    import time
-
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
 def render(record: TokenRecord, fmt: str) -> str:
     if fmt == "json":
         return json.dumps({"access_token": record.access_token, "token_type": record.token_type,
-                           "expires_at": rfc3339(record.expires_at)}) + "\n"
+                           "expires_at": iso_utc(record.expires_at)}) + "\n"
     if fmt == "exec-credential":
         status: dict[str, str] = {"token": record.access_token}
         if record.expires_at is not None:
             # kubectl caches the credential until then; without it, it runs authcli every time.
-            status["expirationTimestamp"] = rfc3339(record.expires_at) or ""
+            status["expirationTimestamp"] = iso_utc(record.expires_at) or ""
         return json.dumps({"apiVersion": EXEC_CREDENTIAL_API, "kind": "ExecCredential", "spec": {},
                            "status": status}) + "\n"
     return record.access_token + "\n"

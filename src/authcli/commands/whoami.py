@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ..config import Profile
@@ -16,7 +15,7 @@ from ..context import Context
 from ..errors import AuthcliError, AuthError, NetworkError, NotLoggedIn, UsageError
 from ..session import Session, login_hint
 from ..text import printable
-from ..tokens import humanize, jwt_claims
+from ..tokens import humanize, iso_utc, jwt_claims
 from ..urls import join, origin_str
 
 
@@ -28,12 +27,6 @@ class WhoamiOptions:
 
 
 TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time", "updated_at")
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def describe(ctx: Context, session: Session) -> dict[str, Any]:
@@ -61,7 +54,7 @@ def describe(ctx: Context, session: Session) -> dict[str, Any]:
         },
         "scopes": record.scope.split() if record.scope else None,
         "id_token_claims": id_claims,
-        "expires_at": _iso(record.expires_at),
+        "expires_at": iso_utc(record.expires_at),
         "expires_in": None if left is None else int(left),
         "access_token_valid": record.valid_for(now),
         "refresh_token": record.refresh_token is not None,
@@ -161,7 +154,7 @@ def render(info: dict[str, Any]) -> str:
         for key in sorted(claims):
             value = claims[key]
             if key in TIME_CLAIMS and isinstance(value, (int, float)) and not isinstance(value, bool):
-                value = _iso(value)
+                value = iso_utc(value)
             elif not isinstance(value, str):
                 value = json.dumps(value, sort_keys=True)
             lines.append(f"  {key + ':':<{width + 1}} {value}")
