@@ -4,13 +4,14 @@ for refresh, whichever protocol asked (JSON login API or OAuth 2.0 token endpoin
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 import httpx
 
 from ..config import Profile
 from ..errors import AuthcliError, LoginFailed, NetworkError
-from ..http import describe_body, host_port, json_body, server_message
+from ..http import AnswerTooLarge, describe_body, host_port, json_body, server_message, translate
 from ..tokens import MalformedResponse, TokenRecord, record_from_response
 from . import RefreshMalformed, RefreshRejected, RefreshTransient
 
@@ -44,6 +45,18 @@ def login_result(response: httpx.Response, url: str, sent_at: float, api_origin:
         return record_from_response(data, sent_at, api_origin, warn=warn)
     except MalformedResponse as exc:
         raise NetworkError(f"unexpected login answer from {host_port(url)}: {exc}") from None
+
+
+@contextmanager
+def refresh_exchange(url: str, timeout: float) -> Iterator[None]:
+    """A refresh request's failures as the engine's outcomes: a network failure or a timeout is
+    worth one replay; an answer too large to be a token answer keeps the tokens."""
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise RefreshTransient(translate(exc, url, timeout).message) from None
+    except AnswerTooLarge as exc:
+        raise RefreshMalformed(f"{exc.message}; tokens kept") from None
 
 
 def refresh_result(response: httpx.Response, url: str, sent_at: float, record: TokenRecord, hint: str,

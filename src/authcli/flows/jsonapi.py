@@ -10,11 +10,10 @@ import httpx
 
 from ..config import Profile
 from ..errors import NetworkError
-from ..http import AnswerTooLarge, fetch, host_port, translate
+from ..http import fetch, host_port, translate
 from ..tokens import TokenRecord
 from ..urls import join
-from . import RefreshMalformed, RefreshTransient
-from .common import HttpFlow, login_result, refresh_result, silent
+from .common import HttpFlow, login_result, refresh_exchange, refresh_result, silent
 
 
 class JsonApiFlow(HttpFlow):
@@ -47,12 +46,8 @@ class JsonApiFlow(HttpFlow):
         assert record.refresh_token
         url = join(self.profile.api_url or "", self.profile.refresh_path)
         sent_at = self.clock()
-        try:
+        with refresh_exchange(url, self.profile.timeout):
             response = self._post(self.profile.refresh_path, {self.profile.refresh_field: record.refresh_token})
-        except httpx.HTTPError as exc:
-            raise RefreshTransient(translate(exc, url, self.profile.timeout).message) from None
-        except AnswerTooLarge as exc:
-            raise RefreshMalformed(f"{exc.message}; tokens kept") from None
         return refresh_result(response, url, sent_at, record, "check the profile's refresh_path and refresh_field", self.warn)
 
     def logout(self, record: TokenRecord) -> None:

@@ -19,12 +19,11 @@ import httpx
 
 from ..config import Profile
 from ..errors import LoginFailed, NetworkError, UsageError
-from ..http import AnswerTooLarge, describe_body, fetch, host_port, json_body, translate
+from ..http import describe_body, fetch, host_port, json_body, translate
 from ..io import IOStreams
 from ..tokens import TokenRecord
 from ..urls import check_api_url
-from . import RefreshMalformed, RefreshTransient
-from .common import HttpFlow, login_result, refresh_result, silent
+from .common import HttpFlow, login_result, refresh_exchange, refresh_result, silent
 
 GRANTS = ("password", "client-credentials", "device", "browser")
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -205,12 +204,8 @@ class OAuthFlow(HttpFlow):
             form = {"grant_type": "refresh_token", "refresh_token": record.refresh_token}
         else:  # client credentials: no refresh token, just ask again
             form = {"grant_type": "client_credentials"}
-        try:
+        with refresh_exchange(self.profile.token_endpoint or "", self.profile.timeout):
             response, url, sent_at = self._token_request(form, record.client_secret)
-        except httpx.HTTPError as exc:
-            raise RefreshTransient(translate(exc, self.profile.token_endpoint or "", self.profile.timeout).message) from None
-        except AnswerTooLarge as exc:
-            raise RefreshMalformed(f"{exc.message}; tokens kept") from None
         return refresh_result(response, url, sent_at, record, "check the profile's client settings", self.warn)
 
     def logout(self, record: TokenRecord) -> None:
