@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from .errors import AuthcliError, ExitCode, Interrupted
 
 
-def fast_options(args: list[str]) -> tuple[str, dict[str, Any]] | None:
+def fast_options(args: list[str]) -> tuple[str, dict[str, object]] | None:
     """``COMMAND [ARGUMENT | OPTION VALUE | --option=value | FLAG]...`` for a command in
     fastspec (the parameters cli.py declares, generated), as (command, every parameter), else
     None: help, a typo, a global option, an option given twice, ``--``, a value that starts
@@ -28,7 +27,7 @@ def fast_options(args: list[str]) -> tuple[str, dict[str, Any]] | None:
         return None
     command = args[0]
     known, positional = OPTIONS[command], list(ARGUMENTS[command])
-    found: dict[str, Any] = {}
+    found: dict[str, object] = {}
     rest = iter(args[1:])
     for arg in rest:
         if not arg.startswith("-"):
@@ -58,7 +57,9 @@ def fast_options(args: list[str]) -> tuple[str, dict[str, Any]] | None:
         except ValueError:
             return None
         if repeatable:
-            found.setdefault(name, []).append(typed)
+            values = found.setdefault(name, [])
+            assert isinstance(values, list)
+            values.append(typed)
         else:
             found[name] = typed
     if any(required for _, required in positional):
@@ -66,7 +67,7 @@ def fast_options(args: list[str]) -> tuple[str, dict[str, Any]] | None:
     return command, {**DEFAULTS[command], **found}
 
 
-def _run_fast(command: str, params: dict[str, Any]) -> int:
+def _run_fast(command: str, params: dict[str, object]) -> int:
     from importlib import import_module
 
     from .context import Context
