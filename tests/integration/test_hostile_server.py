@@ -48,6 +48,16 @@ def token_file(cli: Cli) -> Path:
     return cli.home / "state" / "tokens" / "default.json"
 
 
+def due_for_refresh(cli: Cli, server: HostileServer, refresh: str) -> bytes:
+    """Log in with a one-second token, make the server answer refreshes with ``refresh``, let
+    the token expire; the stored record, to compare with afterwards."""
+    server.mode(login="short")
+    assert login(cli, server).returncode == 0
+    server.mode(refresh=refresh)
+    time.sleep(1.2)
+    return token_file(cli).read_bytes()
+
+
 # -- one deadline for the whole exchange ------------------------------------------------------
 # The server drips for a minute; the subprocess limit of 60 s would fail the test if authcli
 # waited for it. No duration is asserted.
@@ -70,11 +80,7 @@ def test_a_dripping_server_cannot_hold_a_discovery(cli: Cli, hostile: HostileSer
 
 
 def test_a_dripping_refresh_releases_the_lock_and_keeps_the_session(cli: Cli, hostile: HostileServer) -> None:
-    hostile.mode(login="short")
-    assert login(cli, hostile).returncode == 0
-    before = token_file(cli).read_bytes()
-    hostile.mode(refresh="drip")
-    time.sleep(1.2)
+    before = due_for_refresh(cli, hostile, refresh="drip")
     result = cli.run("token", AUTHCLI_TIMEOUT="1", timeout=60)
     assert result.code == 5, result
     assert "timed out" in one_error_line(result)
@@ -120,11 +126,7 @@ def test_an_enormous_login_answer_is_refused_with_flat_memory(cli: Cli, hostile:
 
 
 def test_an_enormous_refresh_answer_keeps_the_session(cli: Cli, hostile: HostileServer) -> None:
-    hostile.mode(login="short")
-    assert login(cli, hostile).returncode == 0
-    before = token_file(cli).read_bytes()
-    hostile.mode(refresh="bomb")
-    time.sleep(1.2)
+    before = due_for_refresh(cli, hostile, refresh="bomb")
     result = cli.run("token", timeout=120)
     assert result.code == 5 and "larger than 1024 KiB" in result.err, result
     assert token_file(cli).read_bytes() == before
@@ -157,11 +159,7 @@ def test_a_malformed_token_is_refused_at_login(cli: Cli, hostile: HostileServer,
 
 @pytest.mark.parametrize("behaviour", ["crlf-access", "nul-refresh"])
 def test_a_malformed_token_is_refused_at_refresh(cli: Cli, hostile: HostileServer, behaviour: str) -> None:
-    hostile.mode(login="short")
-    assert login(cli, hostile).returncode == 0
-    before = token_file(cli).read_bytes()
-    hostile.mode(refresh=behaviour)
-    time.sleep(1.2)
+    before = due_for_refresh(cli, hostile, refresh=behaviour)
     result = cli.run("token")
     assert result.code == 5, result
     assert "the server sent a malformed token" in one_error_line(result) and "secret" not in result.err
