@@ -194,6 +194,48 @@ def git_credential(
     return cmd.run(cmd.options(action=action, profile=profile), _ctx(tctx))
 
 
+@app.command(epilog=_examples(
+    "authcli proxy --port 8700   # prints the URL, then the local secret",
+    "authcli proxy --socket ~/.cache/api.sock --secret-file ~/.cache/api.secret --quiet",
+    "curl -H \"Authorization: Bearer $SECRET\" http://127.0.0.1:8700/users/me",
+))
+def proxy(
+    tctx: typer.Context,
+    profile: ProfileOpt = None,
+    port: Annotated[Optional[int], typer.Option("--port", metavar="N", help="Port on 127.0.0.1 [default: a free one].", show_default=False)] = None,
+    socket: Annotated[Optional[str], typer.Option("--socket", metavar="PATH", help="Serve on a Unix socket created 0600 instead.", show_default=False)] = None,
+    secret_file: Annotated[Optional[str], typer.Option("--secret-file", metavar="FILE", help="Write the local secret to FILE (0600, removed at exit) instead of stdout.", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per request on stderr.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Connect and idle-read timeout towards the API.")] = 300.0,
+) -> int:
+    """Serve the profile's API on loopback; clients send the local secret, the proxy attaches the token."""
+    from .commands import proxy as cmd
+
+    return cmd.run(cmd.ProxyOptions(profile, port, socket, secret_file, quiet, timeout), _ctx(tctx))
+
+
+@app.command("exec", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
+             epilog=_examples(
+    "authcli exec -- python job.py   # AUTHCLI_API_URL and AUTHCLI_API_TOKEN point at a proxy",
+    "authcli exec --url-env OPENAI_BASE_URL --token-env OPENAI_API_KEY -- python agent.py",
+    "authcli exec --token --min-ttl 600 -- ./short-script.sh   # a real token, goes stale",
+))
+def exec_(
+    tctx: typer.Context,
+    command: Annotated[list[str], typer.Argument(metavar="-- COMMAND [ARGS]...", help="The program to run, and its arguments.", show_default=False)],
+    profile: ProfileOpt = None,
+    url_env: Annotated[str, typer.Option("--url-env", metavar="NAME", help="Variable that gets the URL.")] = "AUTHCLI_API_URL",
+    token_env: Annotated[str, typer.Option("--token-env", metavar="NAME", help="Variable that gets the local secret (or with --token, the token).")] = "AUTHCLI_API_TOKEN",
+    token: Annotated[bool, typer.Option("--token", help="Export a real access token and the API's URL instead of a proxy's (goes stale in long runs).")] = False,
+    min_ttl: Annotated[float, typer.Option("--min-ttl", metavar="SECONDS", help="With --token: seconds the token must stay valid.")] = 0.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="A line per proxied request on stderr.")] = False,
+) -> int:
+    """Run COMMAND with the profile's API behind a proxy for its lifetime; exit with its status."""
+    from .commands import execute as cmd
+
+    return cmd.run(cmd.ExecOptions(command, profile, url_env, token_env, token, min_ttl, verbose), _ctx(tctx))
+
+
 @app.command(epilog=_examples("authcli refresh", "authcli refresh --profile staging"))
 def refresh(tctx: typer.Context, profile: ProfileOpt = None) -> int:
     """Refresh the session now (one refresh even when many ask at once)."""

@@ -17,6 +17,10 @@ called, never further up.
         ├── KeyringUnavailable       no usable keyring backend, or it is locked
         ├── CorruptRecord            the stored record is not an authcli record
         └── LockTimeout              another authcli held the profile lock too long
+    ProgramNotExecutable (126)       `authcli exec`: the program exists but cannot be run
+    └── ProgramNotFound (127)        `authcli exec`: no such program (the codes shells use)
+
+`authcli exec` otherwise exits with its program's status (128+N when signal N ended it).
 
 Ctrl-C (KeyboardInterrupt, and SIGTERM, SIGHUP or SIGQUIT during `call -o`) is not in the
 tree: main.py maps it to ExitCode.INTERRUPTED (130). Inside the Typer app it travels as
@@ -35,6 +39,8 @@ class ExitCode(IntEnum):
     AUTH = 4
     NETWORK = 5
     STORAGE = 6
+    NOT_EXECUTABLE = 126
+    NOT_FOUND = 127
     INTERRUPTED = 130
 
 
@@ -89,6 +95,13 @@ class CorruptRecord(StorageError):
 class LockTimeout(StorageError):
     pass
 
+
+class ProgramNotExecutable(AuthcliError):
+    exit_code = ExitCode.NOT_EXECUTABLE
+
+
+class ProgramNotFound(ProgramNotExecutable):
+    exit_code = ExitCode.NOT_FOUND
 
 
 class Interrupted(BaseException):

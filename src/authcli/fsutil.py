@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
-from .errors import StorageError
+from .errors import StorageError, UsageError
+
+T = TypeVar("T")
 
 
 def check_private_dir(path: Path) -> bool:
@@ -129,3 +133,34 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def bind_private_socket(path: str, bind: Callable[[], T]) -> T:
+    """``bind()`` a Unix socket at ``path``, created 0600: the umask is the only way to create a
+    socket file with a mode, so it is narrowed around the bind (call before starting threads).
+    A stale socket (nothing listens) from a run that did not clean up is replaced."""
+    import socket
+
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise UsageError(f"cannot use --socket {path}: {exc.strerror or exc}") from None
+    else:
+        if not stat.S_ISSOCK(info.st_mode):
+            raise UsageError(f"{path} exists and is not a socket; choose another --socket path")
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(path)
+            except OSError:
+                os.unlink(path)
+            else:
+                raise UsageError(f"another process listens on {path}; stop it or choose another --socket path")
+    old = os.umask(0o177)
+    try:
+        return bind()
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {path}: {exc.strerror or exc}") from None
+    finally:
+        os.umask(old)

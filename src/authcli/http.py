@@ -43,6 +43,7 @@ def make_client(
     target: str,
     timeout: float | None = None,
     cacert: str | None = None,
+    limits: httpx.Limits | None = None,
 ) -> httpx.Client:
     """A client that follows no redirect by itself (the caller decides where a token may go).
 
@@ -63,6 +64,7 @@ def make_client(
         trust_env=not loopback,
         headers={"User-Agent": USER_AGENT},
         mounts=mounts,
+        limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
     )
 
 

@@ -74,7 +74,7 @@ class Session:
         """The record whose access token access_token() hands out (for its expiry and type)."""
         record = self._require()
         self._check_min_ttl(record, min_ttl)
-        if self._usable(record, min_ttl, rejected):
+        if self.usable(record, min_ttl, rejected):
             return record
         from .deadline import paused
 
@@ -87,7 +87,7 @@ class Session:
         def refreshed_meanwhile() -> bool:
             # Another process refreshed while we wait: take its token and never queue for the lock.
             current = self.load()
-            if current is not None and self._usable(current, min_ttl, rejected):
+            if current is not None and self.usable(current, min_ttl, rejected):
                 found.append(current)
                 return True
             return False
@@ -96,7 +96,7 @@ class Session:
             if not held:
                 return found[0]
             record = self._require()
-            if self._usable(record, min_ttl, rejected):
+            if self.usable(record, min_ttl, rejected):
                 return record
             return self._refresh_locked(record, rejected)
 
@@ -118,7 +118,7 @@ class Session:
                 f"--min-ttl {min_ttl:g} cannot be met: this API issues access tokens valid for {lifetime:g}s"
             )
 
-    def _usable(self, record: TokenRecord, min_ttl: float, rejected: str | None) -> bool:
+    def usable(self, record: TokenRecord, min_ttl: float, rejected: str | None) -> bool:
         if rejected is not None and record.access_token == rejected:
             return False
         need = max(refresh_margin(record.lifetime), min_ttl)

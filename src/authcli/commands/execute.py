@@ -1,0 +1,96 @@
+"""authcli exec: run a program with the API at hand and no real token in its environment.
+
+By default a proxy (proxy.py) serves for the program's lifetime; the program gets the
+proxy's URL and local secret in AUTHCLI_API_URL and AUTHCLI_API_TOKEN (or the names given),
+and every request it sends through the proxy carries a token the engine keeps fresh.
+`--token` instead exports a real access token and the API's own URL and replaces authcli
+with the program: simpler, but the token goes stale if the program outlives it.
+
+The program's exit status is authcli's (128+N when a signal N ended it); SIGTERM, SIGHUP
+and a SIGINT sent by another process are passed on to it (mainloop.py).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import signal
+from dataclasses import dataclass, field
+
+from ..context import Context
+from ..errors import ExitCode, ProgramNotExecutable, ProgramNotFound, UsageError
+from ..mainloop import MainLoop
+from ..proxy import running
+from ..session import Session
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+@dataclass
+class ExecOptions:
+    command: list[str] = field(default_factory=list)
+    profile: str | None = None
+    url_env: str = "AUTHCLI_API_URL"
+    token_env: str = "AUTHCLI_API_TOKEN"
+    token: bool = False
+    min_ttl: float = 0.0
+    verbose: bool = False
+
+
+def check(opts: ExecOptions) -> None:
+    if not opts.command:
+        raise UsageError("name the program to run: authcli exec -- COMMAND [ARGS...]")
+    for flag, name in (("--url-env", opts.url_env), ("--token-env", opts.token_env)):
+        if not _ENV_NAME.match(name):
+            raise UsageError(f"{flag} {name!r} is not a variable name (letters, digits and _)")
+    if opts.url_env == opts.token_env:
+        raise UsageError("--url-env and --token-env must name different variables")
+    if not (math.isfinite(opts.min_ttl) and opts.min_ttl >= 0):
+        raise UsageError("--min-ttl must be a finite number of seconds, zero or more")
+    if opts.min_ttl and not opts.token:
+        raise UsageError("--min-ttl goes with --token (through the proxy every request gets a fresh token)")
+
+
+def run(opts: ExecOptions, ctx: Context) -> int:
+    check(opts)
+    if opts.token:
+        return _exec_with_token(opts, ctx)
+    loop = MainLoop()
+    try:
+        with running(ctx, opts.profile, loop, quiet=not opts.verbose) as proxy:
+            env = {**os.environ, opts.url_env: proxy.public_url, opts.token_env: proxy.secret.decode()}
+            pid = _spawn(opts.command, env, loop)
+            loop.run(child=pid)
+            _, status = os.waitpid(pid, 0)
+    finally:
+        loop.close()
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _spawn(command: list[str], env: dict[str, str], loop: MainLoop) -> int:
+    try:
+        # The child starts with the signal mask authcli had and default handlers for what
+        # Python ignores (SIGPIPE, SIGXFSZ), as if a shell had started it.
+        return os.posix_spawnp(command[0], command, env, setsigmask=loop.outside_mask,
+                               setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+    except FileNotFoundError:
+        raise ProgramNotFound(f"{command[0]}: command not found") from None
+    except OSError as exc:
+        raise ProgramNotExecutable(f"cannot run {command[0]}: {exc.strerror or exc}") from None
+
+
+def _exec_with_token(opts: ExecOptions, ctx: Context) -> int:
+    profile = ctx.profile(opts.profile)
+    session = Session(ctx, profile)
+    token = session.access_token(min_ttl=opts.min_ttl)
+    assert profile.api_url is not None
+    env = {**os.environ, opts.url_env: profile.api_url, opts.token_env: token}
+    ctx.io.stdout.flush()
+    ctx.io.stderr.flush()
+    try:
+        os.execvpe(opts.command[0], opts.command, env)
+    except FileNotFoundError:
+        raise ProgramNotFound(f"{opts.command[0]}: command not found") from None
+    except OSError as exc:
+        raise ProgramNotExecutable(f"cannot run {opts.command[0]}: {exc.strerror or exc}") from None
+    return int(ExitCode.ERROR)  # not reached: execvpe replaced this process
