@@ -114,6 +114,7 @@ class Handler(BaseHTTPRequestHandler):
             claims = self.state.check_access(auth[len("Bearer "):])
         if claims is None:
             self.state.count("api_unauthorized")
+            self._body()  # drained, so the connection can carry the client's next request
             self._json(401, {"error": "invalid_token", "message": "missing, expired or revoked access token"},
                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return claims
