@@ -19,7 +19,6 @@ import httpx
 import pytest
 
 from tests.conftest import Cli, DevServer, Result, stop_process
-from tests.integration.test_refresh import expired_session
 
 
 @dataclass
