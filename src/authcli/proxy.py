@@ -97,6 +97,9 @@ class Proxy:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "authcli-proxy"
+    # Headers and body go out as separate writes; with Nagle on, a kept-alive client's delayed
+    # ACK would stall each answer by 40 ms.
+    disable_nagle_algorithm = True
     proxy: Proxy  # set on the subclass serve() builds
 
     def log_message(self, format: str, *args: Any) -> None:
