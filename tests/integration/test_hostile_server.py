@@ -90,6 +90,28 @@ def test_a_dripping_refresh_releases_the_lock_and_keeps_the_session(cli: Cli, ho
     assert cli.run("token", AUTHCLI_LOCK_TIMEOUT="5").code == 0
 
 
+def test_a_dripping_refresh_cannot_hold_the_proxy(cli: Cli, hostile: HostileServer) -> None:
+    """The proxy's refreshes run on its main thread, under the same deadline as any command's:
+    its worker threads could not use the SIGALRM deadline, and the drip never trips a read
+    timeout. The client's own 30 s timeout fails the test if the proxy waits for the drip."""
+
+    from tests.integration.test_proxy import start_proxy
+
+    hostile.mode(login="brief")  # 4 s, so the proxy starts on this token and must refresh later
+    assert login(cli, hostile).returncode == 0
+    proxy = start_proxy(cli, AUTHCLI_TIMEOUT="1")
+    try:
+        hostile.mode(refresh="drip")
+        time.sleep(4.2)
+        response = proxy.get("/users/me", timeout=30)
+        assert response.status_code == 502, response.text
+        assert "timed out" in response.json()["message"]
+        hostile.mode(refresh="ok")  # the lock was released: the next request refreshes
+        assert proxy.get("/users/me", timeout=30).status_code == 200
+    finally:
+        stop_process(proxy.proc)
+
+
 def test_a_dripping_body_in_call_has_an_idle_timeout(cli: Cli, hostile: HostileServer) -> None:
     """call's deadline covers the headers; a body that keeps coming is not cut by it, but
     the drip (0.3 s a byte) never trips an idle timeout of 1 s either. It ends when the body

@@ -36,8 +36,8 @@ class Proxy:
         return Result(self.proc.returncode, out, err)
 
 
-def start_proxy(cli: Cli, *args: str) -> Proxy:
-    proc = cli.popen("proxy", *args)
+def start_proxy(cli: Cli, *args: str, **env: str) -> Proxy:
+    proc = cli.popen("proxy", *args, **env)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     if not url:

@@ -62,6 +62,7 @@ def tokens(**fields: Any) -> dict[str, Any]:
 BEHAVIOURS: dict[str, Any] = {
     "ok": lambda: tokens(),
     "short": lambda: tokens(expiresIn=1),
+    "brief": lambda: tokens(expiresIn=4),
     "nan": lambda: tokens(expiresIn=float("nan")),
     "infinity": lambda: tokens(expiresIn=float("inf")),
     "huge-lifetime": lambda: tokens(expiresIn=1e300),
