@@ -88,7 +88,7 @@ def main() -> None:
             proxy.wait(timeout=30)
             server.terminate()
             server.wait(timeout=30)
-    print(f"| what | wall time | ratio |\n|---|---:|---:|")
+    print("| what | wall time | ratio |\n|---|---:|---:|")
     for name, seconds, ratio in rows:
         print(f"| {name} | {seconds:.2f} s ({seconds / n * 1000:.2f} ms each) | {ratio:.2f}x |")
     gib = size / 1024**3
