@@ -8,15 +8,23 @@ a body streamed from stdin cannot be replayed, so then it only refreshes for nex
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import Protocol
 
 import httpx
 
-from .session import Session
 from .urls import origin_str
 
 
+class TokenProvider(Protocol):
+    """What SessionAuth needs: session.Session, or the proxy's TokenSource in front of one."""
+
+    api_origin: str
+
+    def access_token(self, min_ttl: float = 0.0, rejected: str | None = None) -> str: ...
+
+
 class SessionAuth(httpx.Auth):
-    def __init__(self, session: Session, replayable: bool = True, origin: str | None = None) -> None:
+    def __init__(self, session: TokenProvider, replayable: bool = True, origin: str | None = None) -> None:
         self.session = session
         # The one origin the token may go to: the API's, unless the caller names the token
         # issuer's own (whoami --verify at the userinfo endpoint).
@@ -35,7 +43,10 @@ class SessionAuth(httpx.Auth):
         response = yield request
         if response.status_code != 401:
             return
-        token = self.session.access_token(rejected=token)
+        fresh = self.session.access_token(rejected=token)
+        if fresh == token:
+            return  # nothing newer to offer (the proxy's TokenSource): the 401 stands
+        token = fresh
         if not self.replayable:
             self.unsent_after_refresh = True  # the next run gets the new token; this body is gone
             return

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from .mainloop import MainLoop
 
 CHUNK = 64 * 1024
+RENEW_PAUSE = 10.0
 REPLAY_LIMIT = 1024 * 1024  # a request body up to this size is kept, so a 401 can be replayed
 # RFC 9110 7.6.1, and what the proxy sets itself.
 HOP_BY_HOP = frozenset({
@@ -54,21 +56,34 @@ CLIENT_DEFAULTS = frozenset({"accept", "accept-encoding", "user-agent"})
 
 
 class TokenSource:
-    """The session's access token for the proxy's threads, shaped like Session for SessionAuth."""
+    """The session's access token for the proxy's threads, shaped like Session for SessionAuth.
 
-    def __init__(self, session: Session, on_main: Callable[[Callable[[], TokenRecord]], TokenRecord]) -> None:
+    A token renewed because the API answered 401 is not renewed again for RENEW_PAUSE when
+    the API rejects it too: that API says no to this session, not to an old token, and every
+    request through the proxy would otherwise cost a refresh."""
+
+    def __init__(self, session: Session, on_main: Callable[[Callable[[], TokenRecord]], TokenRecord],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.session = session
         self.api_origin = session.api_origin
         self._on_main = on_main
+        self._clock = clock
         self._record: TokenRecord | None = None
+        self._renewed: tuple[str, float] | None = None  # (token, when) renewed after a 401
         self._lock = threading.Lock()
 
     def access_token(self, min_ttl: float = 0.0, rejected: str | None = None) -> str:
         with self._lock:  # one engine call at a time; the others then find its token here
             record = self._record
+            if rejected is not None and self._renewed is not None and self._renewed[0] == rejected \
+                    and self._clock() - self._renewed[1] < RENEW_PAUSE and record is not None \
+                    and record.access_token == rejected and self.session.usable(record, 0.0, None):
+                return rejected
             if record is None or not self.session.usable(record, 0.0, rejected):
                 record = self._on_main(lambda: self.session.valid_record(rejected=rejected))
                 self._record = record
+                if rejected is not None:
+                    self._renewed = (record.access_token, self._clock())
             return record.access_token
 
 
@@ -98,8 +113,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "authcli-proxy"
     # Headers and body go out as separate writes; with Nagle on, a kept-alive client's delayed
-    # ACK would stall each answer by 40 ms.
-    disable_nagle_algorithm = True
+    # ACK would stall each answer by 40 ms (make_server: TCP only).
     proxy: Proxy  # set on the subclass serve() builds
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -155,7 +169,10 @@ class Handler(BaseHTTPRequestHandler):
         url = join(proxy.api_url, self.path)
         if origin_str(url) != proxy.api_origin:  # join() keeps it under api_url; never forward elsewhere
             return self._refuse(400, "bad_request", "that path leaves the profile's API")
-        content, replayable = self._request_body()
+        try:
+            content, replayable = self._request_body()
+        except ValueError:
+            return self._refuse(400, "bad_request", "the Content-Length header is not a number of bytes")
         headers = _end_to_end(self.headers.items())
         request = proxy.client.build_request(self.command, url, headers=headers, content=content)
         sent = {name.lower() for name, _ in headers}
@@ -164,8 +181,7 @@ class Handler(BaseHTTPRequestHandler):
             # a compressed body it cannot read, since bodies pass through undecoded.
             request.headers.pop(name, None)
         try:
-            response = proxy.client.send(request, auth=SessionAuth(proxy.tokens, replayable=replayable),  # type: ignore[arg-type]
-                                         stream=True)
+            response = proxy.client.send(request, auth=SessionAuth(proxy.tokens, replayable=replayable), stream=True)
         except AuthError as exc:
             return self._refuse(401, "not_logged_in", exc.message)
         except AuthcliError as exc:
@@ -183,9 +199,12 @@ class Handler(BaseHTTPRequestHandler):
     def _request_body(self) -> tuple[bytes | Iterator[bytes] | None, bool]:
         if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
             return _dechunk(self.rfile), False
-        length = int(self.headers.get("Content-Length") or 0)
-        if length <= 0:
+        given = self.headers.get("Content-Length")
+        if given is None:
             return None, True
+        length = int(given)
+        if length < 0:
+            raise ValueError(given)
         if length <= REPLAY_LIMIT:
             return self.rfile.read(length), True
         return _exactly(self.rfile, length), False
@@ -194,7 +213,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response_only(response.status_code, response.reason_phrase or None)
         length = response.headers.get("content-length")
         no_body = self.command == "HEAD" or response.status_code in (204, 304) or response.status_code < 200
-        chunked = length is None and not no_body
+        chunked = length is None and not no_body and self.request_version != "HTTP/1.0"
+        if length is None and not no_body and not chunked:
+            self.close_connection = True  # an HTTP/1.0 client reads the body up to the close
         for name, value in _end_to_end(response.headers.multi_items()):
             if name.lower() == "location":
                 value = self._local_location(value)
@@ -256,19 +277,32 @@ def _dechunk(source: Any) -> Iterator[bytes]:
         source.readline(1024)
 
 
-class _TCPServer(ThreadingHTTPServer):
+class _Quiet:
+    """socketserver prints a traceback for an error in a handler. The proxy answers its own
+    failures as JSON; a client that went away mid-answer is not news; anything else gets the
+    one line every authcli error gets."""
+
     daemon_threads = True
     request_queue_size = 256  # 200 concurrent clients connect at once
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, (ConnectionError, TimeoutError)):
+            sys.stderr.write(f"authcli: proxy: unexpected error ({type(exc).__name__}: {printable(str(exc))})\n")
 
-class _UnixServer(ThreadingUnixStreamServer):
-    daemon_threads = True
-    request_queue_size = 256
+
+class _TCPServer(_Quiet, ThreadingHTTPServer):
+    pass
+
+
+class _UnixServer(_Quiet, ThreadingUnixStreamServer):
+    pass
 
 
 def make_server(proxy: Proxy, port: int | None, socket_path: str | None) -> ThreadingHTTPServer | _UnixServer:
     """Bound and listening (on 127.0.0.1, or a Unix socket created 0600), not yet serving."""
-    handler = type("ProxyHandler", (Handler,), {"proxy": proxy})
+    # TCP_NODELAY exists only for TCP.
+    handler = type("ProxyHandler", (Handler,), {"proxy": proxy, "disable_nagle_algorithm": socket_path is None})
     if socket_path is not None:
         from .fsutil import bind_private_socket
 

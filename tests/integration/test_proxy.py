@@ -11,6 +11,7 @@ import socket
 import stat
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +173,19 @@ def test_on_the_real_keyring_too(cli: Cli, server: DevServer) -> None:
         assert cli.keyring_entry() is not None and running.secret not in (cli.keyring_entry() or "")
     finally:
         stop_process(running.proc)
+
+
+def test_an_api_that_rejects_every_token_does_not_cost_a_refresh_a_request(proxy: Proxy, server: DevServer) -> None:
+    """/status/401 answers 401 to any token: the first one is refreshed and replayed once; the
+    brand-new token being rejected too says it is not about the token."""
+    for _ in range(5):
+        assert proxy.get("/status/401").status_code == 401
+    assert server.stats()["refreshes"] == 1
+    server.revoke_access()  # the token in hand is dead now: renewed again once the pause is over
+    assert proxy.get("/users/me").status_code == 401
+    time.sleep(10.5)  # RENEW_PAUSE in proxy.py
+    assert proxy.get("/users/me").status_code == 200
+    assert server.stats()["refreshes"] == 2
 
 
 def test_an_ended_session_answers_401_and_a_new_login_is_picked_up(cli: Cli, server: DevServer,
