@@ -112,9 +112,7 @@ class Proxy:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "authcli-proxy"
-    # Headers and body go out as separate writes; with Nagle on, a kept-alive client's delayed
-    # ACK would stall each answer by 40 ms (make_server: TCP only).
-    proxy: Proxy  # set on the subclass serve() builds
+    proxy: Proxy  # set on the subclass make_server() builds
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per request, written by _forward, and never the query string
@@ -301,7 +299,8 @@ class _UnixServer(_Quiet, ThreadingUnixStreamServer):
 
 def make_server(proxy: Proxy, port: int | None, socket_path: str | None) -> ThreadingHTTPServer | _UnixServer:
     """Bound and listening (on 127.0.0.1, or a Unix socket created 0600), not yet serving."""
-    # TCP_NODELAY exists only for TCP.
+    # Headers and body go out as separate writes: with Nagle's algorithm on, a kept-alive
+    # client's delayed ACK would stall each answer by 40 ms. (TCP_NODELAY exists only for TCP.)
     handler = type("ProxyHandler", (Handler,), {"proxy": proxy, "disable_nagle_algorithm": socket_path is None})
     if socket_path is not None:
         from .fsutil import bind_private_socket
