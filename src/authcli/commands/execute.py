@@ -16,6 +16,8 @@ import math
 import os
 import re
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..context import Context
@@ -57,7 +59,7 @@ def run(opts: ExecOptions, ctx: Context) -> int:
     loop = MainLoop()
     try:
         with running(ctx, opts.profile, loop, quiet=not opts.verbose) as proxy:
-            env = {**os.environ, opts.url_env: proxy.public_url, opts.token_env: proxy.secret.decode()}
+            env = {**ctx.env, opts.url_env: proxy.public_url, opts.token_env: proxy.secret.decode()}
             pid = _spawn(opts.command, env, loop)
             loop.run(child=pid)
             _, status = os.waitpid(pid, 0)
@@ -67,16 +69,23 @@ def run(opts: ExecOptions, ctx: Context) -> int:
     return 128 - code if code < 0 else code
 
 
-def _spawn(command: list[str], env: dict[str, str], loop: MainLoop) -> int:
+@contextmanager
+def _starting(program: str) -> Iterator[None]:
+    """An OSError from starting ``program`` as a shell would word it, with the shells' codes."""
     try:
-        # The child starts with the signal mask authcli had and default handlers for what
-        # Python ignores (SIGPIPE, SIGXFSZ), as if a shell had started it.
+        yield
+    except FileNotFoundError:
+        raise ProgramNotFound(f"{program}: command not found") from None
+    except OSError as exc:
+        raise ProgramNotExecutable(f"cannot run {program}: {exc.strerror or exc}") from None
+
+
+def _spawn(command: list[str], env: dict[str, str], loop: MainLoop) -> int:
+    # The child starts with the signal mask authcli had and default handlers for what Python
+    # ignores (SIGPIPE, SIGXFSZ), as if a shell had started it.
+    with _starting(command[0]):
         return os.posix_spawnp(command[0], command, env, setsigmask=loop.outside_mask,
                                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
-    except FileNotFoundError:
-        raise ProgramNotFound(f"{command[0]}: command not found") from None
-    except OSError as exc:
-        raise ProgramNotExecutable(f"cannot run {command[0]}: {exc.strerror or exc}") from None
 
 
 def _exec_with_token(opts: ExecOptions, ctx: Context) -> int:
@@ -84,13 +93,9 @@ def _exec_with_token(opts: ExecOptions, ctx: Context) -> int:
     session = Session(ctx, profile)
     token = session.access_token(min_ttl=opts.min_ttl)
     assert profile.api_url is not None
-    env = {**os.environ, opts.url_env: profile.api_url, opts.token_env: token}
+    env = {**ctx.env, opts.url_env: profile.api_url, opts.token_env: token}
     ctx.io.stdout.flush()
     ctx.io.stderr.flush()
-    try:
+    with _starting(opts.command[0]):
         os.execvpe(opts.command[0], opts.command, env)
-    except FileNotFoundError:
-        raise ProgramNotFound(f"{opts.command[0]}: command not found") from None
-    except OSError as exc:
-        raise ProgramNotExecutable(f"cannot run {opts.command[0]}: {exc.strerror or exc}") from None
     return int(ExitCode.ERROR)  # not reached: execvpe replaced this process
