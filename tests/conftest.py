@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,3 +244,69 @@ def one_error_line(result: Result) -> str:
     assert lines[0].startswith("authcli: "), lines[0]
     assert "Traceback" not in result.err
     return lines[0]
+
+
+# -- a real redis-server (fleet sessions, issue 13) ----------------------------------------
+
+REQUIRE_REDIS = os.environ.get("AUTHCLI_REQUIRE_REDIS") == "1"
+
+
+@dataclass
+class Redis:
+    port: int
+    data: Path
+    extra: tuple[str, ...] = ()
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", "", *self.extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(64).startswith((b"+PONG", b"-NOAUTH")):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def start_redis(tmp_path: Path) -> Iterator[Callable[..., Redis]]:
+    if shutil.which("redis-server") is None:
+        if REQUIRE_REDIS:
+            pytest.fail("AUTHCLI_REQUIRE_REDIS=1 but redis-server is not installed")
+        pytest.skip("needs redis-server (apt-get install redis-server; .ci/run does)")
+    started: list[Redis] = []
+
+    def start(*extra: str) -> Redis:
+        data = tmp_path / f"redis-{len(started)}"
+        data.mkdir()
+        redis = Redis(free_port(), data, extra)
+        redis.start()
+        started.append(redis)
+        return redis
+
+    yield start
+    for redis in started:
+        redis.stop()

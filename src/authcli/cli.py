@@ -100,6 +100,7 @@ def _root(
     "printf %s \"$PASSWORD\" | authcli login --email ci@example.com --password-stdin",
     "authcli login --profile staging --api-url https://staging.example.com --storage file",
     "AUTHCLI_CLIENT_SECRET=... authcli login --issuer https://auth.example.com --client-id ci --flow client-credentials",
+    "authcli login --storage redis --redis-url rediss://redis.internal:6380/0 --api-url https://api.example.com --join",
 ))
 def login(
     tctx: typer.Context,
@@ -107,7 +108,7 @@ def login(
     api_url: Annotated[Optional[str], typer.Option("--api-url", metavar="URL", help="API base URL (https, or http on loopback) [env: AUTHCLI_API_URL].", show_default=False)] = None,
     email: Annotated[Optional[str], typer.Option("--email", metavar="EMAIL", help="Account email; prompted for on a terminal.", show_default=False)] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")] = False,
-    storage: Annotated[Optional[str], typer.Option("--storage", metavar="keyring|file", help="keyring (default) or file [env: AUTHCLI_STORAGE].", show_default=False)] = None,
+    storage: Annotated[Optional[str], typer.Option("--storage", metavar="keyring|file|redis", help="keyring (default), file, or redis (one session shared by many machines) [env: AUTHCLI_STORAGE].", show_default=False)] = None,
     issuer: Annotated[Optional[str], typer.Option("--issuer", metavar="URL", help="OAuth: the authorization server, for discovery.", show_default=False)] = None,
     client_id: Annotated[Optional[str], typer.Option("--client-id", metavar="ID", help="OAuth: client ID.", show_default=False)] = None,
     scope: Annotated[Optional[str], typer.Option("--scope", metavar="SCOPES", help='OAuth: scopes, e.g. "openid offline_access".', show_default=False)] = None,
@@ -124,6 +125,9 @@ def login(
     no_browser: Annotated[bool, typer.Option("--no-browser", help="OAuth --flow browser: only print the URL.")] = False,
     browser_timeout: Annotated[float, typer.Option("--browser-timeout", metavar="SECONDS", help="OAuth --flow browser: how long to wait for the redirect.")] = 300.0,
     userinfo_endpoint: Annotated[Optional[str], typer.Option("--userinfo-endpoint", metavar="URL", help="OpenID Connect: userinfo endpoint for whoami --verify, for servers without discovery.", show_default=False)] = None,
+    redis_url: Annotated[Optional[str], typer.Option("--redis-url", metavar="URL", help="--storage redis: redis://HOST:PORT/DB or rediss://, no password [env: AUTHCLI_REDIS_URL].", show_default=False)] = None,
+    redis_namespace: Annotated[Optional[str], typer.Option("--redis-namespace", metavar="NAME", help="--storage redis: key namespace [default: the API's origin].", show_default=False)] = None,
+    join: Annotated[bool, typer.Option("--join", help="--storage redis: join the session another machine logged in to, without signing in.")] = False,
 ) -> int:
     """Sign in and keep the tokens in the OS keyring."""
     from .commands import login as cmd
@@ -132,6 +136,7 @@ def login(
         profile, api_url, email, password_stdin, storage, issuer, client_id, scope, flow, token_endpoint,
         revocation_endpoint, client_auth, client_secret_stdin, audience, resource, device_endpoint,
         authorization_endpoint, redirect_port, no_browser, browser_timeout, userinfo_endpoint,
+        redis_url, redis_namespace, join,
     )
     return cmd.run(opts, _ctx(tctx))
 

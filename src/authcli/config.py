@@ -23,7 +23,7 @@ from typing import Any
 from .errors import NotLoggedIn, UsageError
 
 DEFAULT_PROFILE = "default"
-STORAGES = ("keyring", "file")
+STORAGES = ("keyring", "file", "redis")
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -116,6 +116,10 @@ class Profile:
     redirect_port: int | None = None  # for providers that need an exact redirect URI
     audience: str | None = None
     resource: str | None = None
+    # storage = "redis" (redisstore.py): the server (no password: that comes from the
+    # environment) and the key namespace, default the API's origin
+    redis_url: str | None = None
+    redis_namespace: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_toml(self) -> dict[str, Any]:
@@ -136,6 +140,7 @@ _STR_KEYS = {
     "login_user_field", "login_password_field", "refresh_field", "ca_bundle",
     "flow", "issuer", "client_id", "scope", "grant", "client_auth", "token_endpoint", "revocation_endpoint",
     "device_authorization_endpoint", "authorization_endpoint", "userinfo_endpoint", "audience", "resource",
+    "redis_url", "redis_namespace",
 }
 _CHOICES = {
     "storage": STORAGES,
@@ -243,7 +248,7 @@ class Config:
 def storage_for(profile: Profile, env: Mapping[str, str], flag: str | None = None) -> str:
     value = flag or env.get("AUTHCLI_STORAGE") or profile.storage
     if value not in STORAGES:
-        raise UsageError(f"unknown storage {value!r}: use 'keyring' or 'file'")
+        raise UsageError(f"unknown storage {value!r}: use 'keyring', 'file' or 'redis'")
     return value
 
 

@@ -45,7 +45,7 @@ class Context:
     def store(self, profile: Profile) -> Store:
         from .store import make_store
 
-        return make_store(profile.storage, self.paths, self.env)
+        return make_store(profile.storage, self.paths, self.env, profile)
 
     def flow(self, profile: Profile, api_origin: str) -> Flow:
         if profile.flow == "oauth":

@@ -16,7 +16,8 @@ called, never further up.
     └── StorageError (6)
         ├── KeyringUnavailable       no usable keyring backend, or it is locked
         ├── CorruptRecord            the stored record is not an authcli record
-        └── LockTimeout              another authcli held the profile lock too long
+        ├── LockTimeout              another authcli held the profile lock (or a fleet's lease) too long
+        └── Fenced                   a fleet's record was replaced by a newer one meanwhile (warned, not exited)
     ProgramNotExecutable (126)       `authcli exec`: the program exists but cannot be run
     └── ProgramNotFound (127)        `authcli exec`: no such program (the codes shells use)
 
@@ -94,6 +95,10 @@ class CorruptRecord(StorageError):
 
 class LockTimeout(StorageError):
     pass
+
+
+class Fenced(StorageError):
+    """Another machine saved a newer record while this one held a lease it had lost."""
 
 
 class ProgramNotExecutable(AuthcliError):

@@ -154,7 +154,7 @@ class SecretServiceStore(KeyringStore):
             return super().load(profile)
         return None if text is None else self._parse(text, profile)
 
-    def save(self, profile: str, record: TokenRecord) -> None:
+    def save(self, profile: str, record: TokenRecord, replaces: TokenRecord | None = None) -> None:
         def write(collection: Any) -> None:
             collection.create_item(f"Password for '{profile}' on '{self.service}'",
                                    {**self._query(profile), "application": APPLICATION}, record.to_json(),

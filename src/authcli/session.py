@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .errors import AuthError, NotLoggedIn, SessionExpired, StorageError, UsageError
+from .errors import AuthError, Fenced, LockTimeout, NotLoggedIn, SessionExpired, StorageError, UsageError
 from .tokens import TokenRecord, humanize, refresh_margin
 from .urls import origin_str
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 REPLAY_PAUSE = 0.5
 SAVE_ATTEMPTS = 4  # over about 1.5 s
 SAVE_PAUSE = 0.25
+PAUSE_ENV = "AUTHCLI_TEST_PAUSE_AT"
 
 
 def login_hint(profile: str) -> str:
@@ -95,17 +96,21 @@ class Session:
         with self.ctx.lock(self.profile, ready=refreshed_meanwhile) as held:
             if not held:
                 return found[0]
-            record = self._require()
-            if self.usable(record, min_ttl, rejected):
-                return record
-            return self._refresh_locked(record, rejected)
+            # Processes of this machine queue on the file lock; one of them asks the fleet's.
+            with self.store.lease(self.profile.name, self.profile.lock_timeout, ready=refreshed_meanwhile) as leased:
+                if not leased:
+                    return found[0]
+                record = self._require()
+                if self.usable(record, min_ttl, rejected):
+                    return record
+                return self._refresh_locked(record, rejected)
 
     def refresh_now(self) -> TokenRecord:
         """Refresh unconditionally (single-flight: one refresh even when many ask at once)."""
         from .deadline import paused
 
         before = self._require()
-        with paused(), self.ctx.lock(self.profile):
+        with paused(), self.ctx.lock(self.profile), self.store.lease(self.profile.name, self.profile.lock_timeout):
             record = self._require()
             if record.refresh_token != before.refresh_token:
                 return record  # another process refreshed while we waited for the lock
@@ -135,8 +140,16 @@ class Session:
                 return record  # nothing to refresh with; use what is left of it
             self.store.delete(name)
             raise SessionExpired(f"session expired, run {login_hint(name)}")
-        # A refresh token is single-use: spend it only when its successor can be kept.
+        # A refresh token is single-use: spend it only when its successor can be kept, and only
+        # while the fleet's lease is still ours (a process stopped past it re-reads instead).
         self.store.check_writable(name, record)
+        self._test_pause("before-refresh")
+        if not self.store.confirm(name):
+            now = self._require()
+            if now.refresh_token != record.refresh_token or self.usable(now, 0.0, rejected):
+                return now
+            raise LockTimeout(f"lost the lease on {self.store.location(name)} before refreshing (this process "
+                              "was held up); try again")
         try:
             try:
                 fresh = flow.refresh(record)
@@ -157,15 +170,27 @@ class Session:
                 self.ctx.io.warn(f"could not refresh ({exc.message}); using the current token, {when}")
                 return record
             raise
-        self._keep(fresh)
-        return fresh
+        self._test_pause("before-save")
+        return self._keep(fresh, record)
 
-    def _keep(self, fresh: TokenRecord) -> None:
-        """Save a refreshed record; the refresh token it replaces is spent, so try hard."""
+    def _test_pause(self, point: str) -> None:
+        """Test-only (AUTHCLI_TEST_PAUSE_AT): hold still at ``point`` so that a test can stop
+        this process exactly there with SIGSTOP."""
+        if self.ctx.env.get(PAUSE_ENV) == point:
+            self.ctx.io.info(f"authcli: test: pausing {point}")
+            time.sleep(3.0)
+
+    def _keep(self, fresh: TokenRecord, spent: TokenRecord) -> TokenRecord:
+        """Save a refreshed record; the refresh token it replaces is spent, so try hard. A store
+        shared by a fleet refuses when another machine saved a newer record meanwhile: theirs
+        is the session now."""
         for attempt in range(SAVE_ATTEMPTS):
             try:
-                self.store.save(self.profile.name, fresh)
-                return
+                self.store.save(self.profile.name, fresh, replaces=spent)
+                return fresh
+            except Fenced as exc:
+                self.ctx.io.warn(exc.message)
+                return self._require()
             except StorageError as exc:
                 if attempt + 1 == SAVE_ATTEMPTS:
                     raise StorageError(
@@ -173,3 +198,4 @@ class Session:
                         f"the server has spent the old refresh token: run {login_hint(self.profile.name)}"
                     ) from None
                 time.sleep(SAVE_PAUSE * (attempt + 1))
+        raise AssertionError("unreachable")

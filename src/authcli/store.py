@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -19,7 +20,7 @@ from .fsutil import atomic_write, check_private_chain, ensure_private_dir, probe
 from .tokens import MalformedRecord, TokenRecord
 
 if TYPE_CHECKING:
-    from .config import Paths
+    from .config import Paths, Profile
 
 SERVICE = "authcli"
 
@@ -32,7 +33,20 @@ class Store(Protocol):
 
     def load(self, profile: str) -> TokenRecord | None: ...
 
-    def save(self, profile: str, record: TokenRecord) -> None: ...
+    def save(self, profile: str, record: TokenRecord, replaces: TokenRecord | None = None) -> None:
+        """``replaces``: the record the refresh engine read under its locks. A store shared
+        beyond this machine's lock refuses (Fenced) when something newer is there now."""
+        ...
+
+    def lease(self, profile: str, timeout: float, ready: Callable[[], bool] | None = None
+              ) -> AbstractContextManager[bool]:
+        """The lock beyond this machine's, taken after the profile's file lock: a store only
+        this machine sees needs none (yields True); see redisstore.py for the fleet's."""
+        ...
+
+    def confirm(self, profile: str) -> bool:
+        """Whether the lease is still held, asked just before a refresh token is spent."""
+        ...
 
     def check_writable(self, profile: str, record: TokenRecord) -> None:
         """Raise StorageError unless a record like ``record`` could be saved now. The refresh
@@ -44,7 +58,7 @@ class Store(Protocol):
     def location(self, profile: str) -> str: ...
 
 
-def _parse(text: str, profile: str, where: str) -> TokenRecord:
+def parse_record(text: str, profile: str, where: str) -> TokenRecord:
     try:
         return TokenRecord.from_json(text)
     except MalformedRecord as exc:
@@ -62,7 +76,18 @@ def _profile_flag(profile: str) -> str:
 HEADROOM = 16 * 1024
 
 
-class FileStore:
+class LocalStore:
+    """What a store that lives on this machine does about leases: the file lock is enough."""
+
+    def lease(self, profile: str, timeout: float, ready: Callable[[], bool] | None = None
+              ) -> AbstractContextManager[bool]:
+        return nullcontext(True)
+
+    def confirm(self, profile: str) -> bool:
+        return True
+
+
+class FileStore(LocalStore):
     """One 0600 JSON file per profile, replaced atomically, in a private directory."""
 
     kind = "file"
@@ -95,9 +120,9 @@ class FileStore:
         if len(text) > MAX_RECORD:
             raise CorruptRecord(f"token file {path} is too large to be an authcli record; "
                                 f"run authcli login{_profile_flag(profile)} to replace it")
-        return _parse(text, profile, str(path))
+        return parse_record(text, profile, str(path))
 
-    def save(self, profile: str, record: TokenRecord) -> None:
+    def save(self, profile: str, record: TokenRecord, replaces: TokenRecord | None = None) -> None:
         path = self._path(profile)
         self.paths.private(self.directory)
         self._sweep(path)
@@ -146,7 +171,7 @@ NO_KEYRING_HINT = (
 )
 
 
-class KeyringStore:
+class KeyringStore(LocalStore):
     """The OS keyring through the keyring library: service 'authcli', one entry per profile."""
 
     kind = "keyring"
@@ -169,9 +194,9 @@ class KeyringStore:
 
     @staticmethod
     def _parse(text: str, profile: str) -> TokenRecord:
-        return _parse(text, profile, "the OS keyring")
+        return parse_record(text, profile, "the OS keyring")
 
-    def save(self, profile: str, record: TokenRecord) -> None:
+    def save(self, profile: str, record: TokenRecord, replaces: TokenRecord | None = None) -> None:
         keyring = self._keyring()
         self._call(lambda: keyring.set_password(self.service, profile, record.to_json()))
 
@@ -294,12 +319,32 @@ def keyring_service(paths: Paths, env: Mapping[str, str]) -> str:
     return f"{service}@{paths.scope}" if paths.scope else service
 
 
-def make_store(kind: str, paths: Paths, env: Mapping[str, str]) -> Store:
+def make_store(kind: str, paths: Paths, env: Mapping[str, str], profile: Profile | None = None) -> Store:
     if kind == "file":
         return FileStore(paths)
+    if kind == "redis":
+        return redis_store(profile, env)
     cache = paths.state_dir / "keyring-backend"
     from .secretservice import SecretServiceStore, usable
 
     if usable(env, cache):
         return SecretServiceStore(keyring_service(paths, env), backend_cache=cache)
     return KeyringStore(keyring_service(paths, env), backend_cache=cache)
+
+
+def redis_store(profile: Profile | None, env: Mapping[str, str]) -> Store:
+    """The profile's Redis: AUTHCLI_REDIS_URL, else its redis_url; the namespace from
+    redis_namespace, else the API's origin."""
+    from .errors import UsageError
+    from .redisstore import LEASE_MARGIN, RedisStore
+    from .urls import origin_str
+
+    url = env.get("AUTHCLI_REDIS_URL") or (profile.redis_url if profile else None)
+    if not url:
+        raise UsageError("storage 'redis' needs a server: set AUTHCLI_REDIS_URL or the profile's redis_url "
+                         "(authcli login --storage redis --redis-url redis://HOST:6379/0)")
+    if profile is None or not (profile.redis_namespace or profile.api_url):
+        raise UsageError("storage 'redis' needs the profile's api_url or redis_namespace")
+    namespace = profile.redis_namespace or origin_str(profile.api_url or "")
+    # Longer than a refresh can take (the deadline, twice with the transient retry), plus a margin.
+    return RedisStore(url, namespace, env, lease_ttl=2 * profile.timeout + LEASE_MARGIN)

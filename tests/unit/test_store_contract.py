@@ -13,6 +13,7 @@ import pytest
 
 from authcli.config import Paths
 from authcli.errors import CorruptRecord, KeyringUnavailable, StorageError, UsageError
+from authcli.redisstore import RedisStore
 from authcli.secretservice import SecretServiceStore, _read
 from authcli.store import FileStore, KeyringStore, Store
 from authcli.tokens import TokenRecord
@@ -27,10 +28,14 @@ def file_store(root: Path) -> FileStore:
 
 
 @pytest.fixture(params=["file", pytest.param("keyring", marks=pytest.mark.keyring),
-                        pytest.param("secretservice", marks=pytest.mark.keyring)])
+                        pytest.param("secretservice", marks=pytest.mark.keyring), "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "file":
         yield file_store(tmp_path)
+        return
+    if request.param == "redis":  # a real redis-server, like the keyring's real Secret Service
+        redis = request.getfixturevalue("start_redis")()
+        yield RedisStore(redis.url, "https://api.example.com:443", {}, lease_ttl=10)
         return
     kind = SecretServiceStore if request.param == "secretservice" else KeyringStore
     keyring_store = kind(service=f"authcli-contract-{uuid.uuid4().hex[:8]}")
@@ -44,6 +49,8 @@ def write_raw(store: Store, profile: str, text: str) -> None:
         path = Path(store.location(profile))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+    elif isinstance(store, RedisStore):
+        store._redis().hset(store.key(profile), "record", text)
     else:
         import keyring
 

@@ -6,10 +6,11 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..config import Profile, check_profile_name, effective, storage_for
 from ..context import Context
-from ..errors import AuthcliError, CorruptRecord, StorageError, UsageError
+from ..errors import AuthcliError, CorruptRecord, NotLoggedIn, StorageError, UsageError
 from ..session import Session
 from ..store import make_store
 from ..urls import check_api_url
@@ -39,6 +40,9 @@ class LoginOptions:
     no_browser: bool = False
     browser_timeout: float = 300.0
     userinfo_endpoint: str | None = None
+    redis_url: str | None = None
+    redis_namespace: str | None = None
+    join: bool = False
 
     @property
     def oauth(self) -> bool:
@@ -190,9 +194,11 @@ def run(opts: LoginOptions, ctx: Context) -> int:
         api_url = _prompt(ctx, "API URL")
     api_url = check_api_url(api_url)
     storage = storage_for(existing, ctx.env, opts.storage)
-    saved = replace(existing, api_url=api_url, storage=storage)
+    saved = _with_redis(replace(existing, api_url=api_url, storage=storage), opts)
     profile = effective(saved, ctx.env, storage_flag=storage)
     session = Session(ctx, profile)
+    if opts.join:
+        return _join(ctx, session, saved)
     try:
         session.store.load(name)  # a missing or locked keyring fails now, before any prompt
     except CorruptRecord:
@@ -247,9 +253,40 @@ def run(opts: LoginOptions, ctx: Context) -> int:
     return 0
 
 
+def _with_redis(profile: Profile, opts: LoginOptions) -> Profile:
+    """The profile with --redis-url and --redis-namespace (storage redis only, no password)."""
+    if profile.storage != "redis":
+        if opts.redis_url or opts.redis_namespace or opts.join:
+            raise UsageError("--redis-url, --redis-namespace and --join go with --storage redis")
+        return profile
+    from ..redisstore import check_redis_url, redacted
+
+    if opts.redis_url is not None:
+        check_redis_url(opts.redis_url, "--redis-url")
+        if urlsplit(opts.redis_url).password is not None:
+            raise UsageError(f"--redis-url {redacted(opts.redis_url)} carries a password, which would be kept in "
+                             "config.toml and shown by ps: set AUTHCLI_REDIS_PASSWORD instead (or the whole URL "
+                             "in AUTHCLI_REDIS_URL)")
+    return replace(profile, redis_url=opts.redis_url or profile.redis_url,
+                   redis_namespace=opts.redis_namespace or profile.redis_namespace)
+
+
+def _join(ctx: Context, session: Session, saved: Profile) -> int:
+    """Another machine logged in: adopt its shared session without signing in again."""
+    name = saved.name
+    if session.load() is None:
+        raise NotLoggedIn(f"no shared session at {session.store.location(name)}; log in on one machine first: "
+                          f"authcli login --storage redis (same API, Redis and namespace)")
+    with ctx.edit_config() as edited:
+        edited.profiles[name] = saved
+    ctx.io.info(f"Joined the shared session for {saved.api_url} at {session.store.location(name)} "
+                f"(profile '{name}', redis storage)")
+    return 0
+
+
 def _forget_old_copy(ctx: Context, old: Profile, name: str) -> None:
     """The profile moved to another store: the tokens there are stale and must not linger."""
     try:
-        make_store(old.storage, ctx.paths, ctx.env).delete(name)
+        make_store(old.storage, ctx.paths, ctx.env, effective(old, ctx.env, old.storage)).delete(name)
     except StorageError as exc:
         ctx.io.warn(f"could not delete the old tokens from {old.storage} storage: {exc.message}")

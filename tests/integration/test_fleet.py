@@ -1,0 +1,245 @@
+"""One session shared by many machines on a real redis-server (issue 13).
+
+A "machine" is an AUTHCLI_CONFIG_DIR of its own: its own config, its own lock files, so
+nothing but Redis stands between two of them.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, DevServer, Redis, Result, base_env, one_error_line
+from tests.integration.test_refresh import slow
+
+
+@pytest.fixture
+def redis(start_redis: Callable[..., Redis]) -> Redis:
+    return start_redis()
+
+
+def machines(tmp_path: Path, redis: Redis, n: int) -> list[Cli]:
+    out = []
+    for i in range(n):
+        home = tmp_path / f"machine-{i}"
+        env = base_env(home)
+        env["AUTHCLI_REDIS_URL"] = redis.url
+        out.append(Cli(env=env, home=home))
+    return out
+
+
+def fleet(tmp_path: Path, redis: Redis, server: DevServer, n: int = 4, access_ttl: float = 1) -> list[Cli]:
+    """n machines on one session: the first logs in (a token living ``access_ttl`` s), the
+    others join; later tokens live 300 s."""
+    clis = machines(tmp_path, redis, n)
+    server.configure(access_ttl=access_ttl)
+    first = clis[0].login(server.url, "--storage", "redis")
+    assert first.code == 0, first
+    server.configure(access_ttl=300)
+    for cli in clis[1:]:
+        joined = cli.run("login", "--api-url", server.url, "--storage", "redis", "--join")
+        assert joined.code == 0, joined
+    return clis
+
+
+def spread(clis: list[Cli], n: int, *args: str, **env: str) -> list[Result]:
+    procs = [clis[i % len(clis)].popen(*args, **env) for i in range(n)]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=600)
+        results.append(Result(proc.returncode, out, err))
+    return results
+
+
+def one_refresh_over_machines(tmp_path: Path, redis: Redis, server: DevServer, n: int) -> None:
+    clis = fleet(tmp_path, redis, server)
+    time.sleep(1.2)
+    server.configure(refresh_delay=0.5)  # every machine is waiting while the one refreshes
+    results = spread(clis, n, "token")
+    assert [r for r in results if r.code != 0] == []
+    assert len({r.out for r in results}) == 1
+    stats = server.stats()
+    assert (stats["refreshes"], stats["reuse_detections"]) == (1, 0), stats
+
+
+def test_40_processes_on_4_machines_cause_one_refresh(tmp_path: Path, redis: Redis, server: DevServer) -> None:
+    one_refresh_over_machines(tmp_path, redis, server, 40)
+
+
+@slow
+def test_200_processes_on_4_machines_cause_one_refresh(tmp_path: Path, redis: Redis, server: DevServer) -> None:
+    one_refresh_over_machines(tmp_path, redis, server, 200)
+
+
+def test_without_the_lease_the_machines_race_and_the_server_sees_reuse(tmp_path: Path, redis: Redis,
+                                                                       server: DevServer) -> None:
+    """The same run with the lease switched off (test-only): each machine's file lock still
+    lets one process per machine through, and four machines spend one refresh token."""
+    clis = fleet(tmp_path, redis, server)
+    time.sleep(1.2)
+    server.configure(refresh_delay=0.5)
+    spread(clis, 40, "token", AUTHCLI_TEST_DISABLE_REDIS_LEASE="1")
+    stats = server.stats()
+    assert stats["refreshes"] > 1 or stats["reuse_detections"] > 0, stats
+    assert stats["reuse_detections"] > 0, stats
+
+
+def test_a_joined_machine_uses_the_shared_session_and_logout_ends_it_everywhere(
+        tmp_path: Path, redis: Redis, server: DevServer) -> None:
+    one, two, three = fleet(tmp_path, redis, server, n=3, access_ttl=300)
+    token = one.run("token").out
+    assert two.run("token").out == token and three.run("call", "/users/me").code == 0
+    assert two.run("logout").code == 0
+    for cli in (one, three):
+        result = cli.run("token")
+        assert result.code == 4 and "not logged in" in result.err, result
+
+
+def test_join_needs_a_session_there(tmp_path: Path, redis: Redis, server: DevServer) -> None:
+    (cli,) = machines(tmp_path, redis, 1)
+    result = cli.run("login", "--api-url", server.url, "--storage", "redis", "--join", "--redis-namespace", "nobody")
+    assert result.code == 4 and "no shared session at Redis" in one_error_line(result), result
+    assert not (cli.home / "config.toml").exists() or "nobody" not in (cli.home / "config.toml").read_text()
+
+
+def test_the_lease_holder_killed_mid_refresh(tmp_path: Path, redis: Redis, server: DevServer) -> None:
+    """The holder dies while its refresh request waits for an answer the server has not yet
+    given (so it spent nothing): its lease runs out, another machine refreshes."""
+    one, two = fleet(tmp_path, redis, server, n=2)
+    time.sleep(1.2)
+    server.fault(mode="status", status=503, delay=30)  # taken by the first refresh only
+    holder = one.popen("token", AUTHCLI_TIMEOUT="1")  # lease TTL: 2 x 1 s + 5 s
+    wait_for(lambda: server.stats()["refresh_requests"] == 1, "the holder's refresh request")
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    result = two.run("token")
+    assert result.code == 0, result
+    stats = server.stats()
+    assert (stats["refreshes"], stats["reuse_detections"]) == (1, 0), stats
+    assert one.run("token").out == result.out
+
+
+def test_a_holder_stopped_past_its_lease_rereads_instead_of_refreshing(tmp_path: Path, redis: Redis,
+                                                                       server: DevServer) -> None:
+    one, two = fleet(tmp_path, redis, server, n=2)
+    time.sleep(1.2)
+    holder = one.popen("token", AUTHCLI_TIMEOUT="1", AUTHCLI_TEST_PAUSE_AT="before-refresh")
+    assert holder.stderr is not None
+    assert "pausing before-refresh" in holder.stderr.readline()
+    holder.send_signal(signal.SIGSTOP)
+    time.sleep(7.5)  # past the lease's 7 s
+    other = two.run("token")
+    assert other.code == 0, other
+    holder.send_signal(signal.SIGCONT)
+    out, err = holder.communicate(timeout=60)
+    assert (holder.returncode, out) == (0, other.out), err
+    stats = server.stats()
+    assert (stats["refreshes"], stats["reuse_detections"]) == (1, 0), stats
+
+
+def test_a_save_after_the_lease_is_lost_cannot_overwrite_a_newer_session(tmp_path: Path, redis: Redis,
+                                                                         server: DevServer) -> None:
+    """Stopped after its refresh and before its save, past its lease: meanwhile another
+    machine logged in afresh. The stopped one's save is refused (fencing) and it ends with
+    the newer session."""
+    one, two = fleet(tmp_path, redis, server, n=2)
+    time.sleep(1.2)
+    holder = one.popen("token", AUTHCLI_TIMEOUT="1", AUTHCLI_TEST_PAUSE_AT="before-save")
+    assert holder.stderr is not None
+    assert "pausing before-save" in holder.stderr.readline()
+    holder.send_signal(signal.SIGSTOP)
+    time.sleep(7.5)
+    assert two.login(server.url, "--storage", "redis").code == 0
+    newer = two.run("token").out
+    holder.send_signal(signal.SIGCONT)
+    out, err = holder.communicate(timeout=60)
+    assert holder.returncode == 0 and out == newer, (out, err)
+    assert "another machine changed the session" in err
+    assert one.run("token").out == newer
+    assert server.stats()["reuse_detections"] == 0
+
+
+def test_redis_down_fails_closed_and_the_session_survives(tmp_path: Path, redis: Redis, server: DevServer) -> None:
+    (one,) = fleet(tmp_path, redis, server, n=1)
+    time.sleep(1.2)
+    redis.stop()
+    result = one.run("token")
+    assert result.code == 6, result
+    assert f"cannot reach Redis at {redis.url} (connection refused)" in one_error_line(result)
+    assert server.stats()["refresh_requests"] == 0  # never a refresh without the lease
+    redis.start()  # appendonly: the record is still there
+    again = one.run("token")
+    assert again.code == 0, again
+    assert server.stats()["refreshes"] == 1
+
+
+def test_redis_stopped_while_processes_wait(tmp_path: Path, redis: Redis, server: DevServer) -> None:
+    clis = fleet(tmp_path, redis, server)
+    time.sleep(1.2)
+    server.configure(refresh_delay=2)
+    procs = [clis[i % 4].popen("token") for i in range(8)]
+    wait_for(lambda: server.stats()["refresh_requests"] == 1, "the refresh")
+    redis.stop()
+    results = [Result(p.wait(timeout=120), *p.communicate()) for p in procs]
+    failed = [r for r in results if r.code != 0]
+    assert failed and all(r.code == 6 and len(r.err.splitlines()) == 1 for r in failed), failed
+    redis.start()
+    server.configure(refresh_delay=0)
+    assert clis[1].run("token").code == 0  # the session is intact
+
+
+@pytest.mark.parametrize(("setup", "env", "message"), [
+    (("--requirepass", "right"), {"AUTHCLI_REDIS_PASSWORD": "wrong"}, "refused the credentials"),
+    (("--requirepass", "right"), {}, "refused"),
+    ((), {"AUTHCLI_REDIS_URL": "rediss://127.0.0.1:{port}/0"}, "cannot reach Redis at rediss://127.0.0.1:{port}/0"),
+    ((), {"AUTHCLI_REDIS_URL": "http://127.0.0.1:{port}/0"}, "is not a redis:// or rediss:// URL"),
+])
+def test_bad_redis_settings_are_one_line(tmp_path: Path, start_redis: Callable[..., Redis], server: DevServer,
+                                         setup: tuple[str, ...], env: dict[str, str], message: str) -> None:
+    redis = start_redis(*setup)
+    (cli,) = machines(tmp_path, redis, 1)
+    cli.env.update({k: v.replace("{port}", str(redis.port)) for k, v in env.items()})
+    result = cli.login(server.url, "--storage", "redis")
+    assert result.code in (2, 6), result
+    assert message.replace("{port}", str(redis.port)) in one_error_line(result)
+    assert "right" not in result.err and "wrong" not in result.err
+
+
+def test_the_record_encrypted_at_rest(tmp_path: Path, redis: Redis, server: DevServer) -> None:
+    key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+    (one,) = machines(tmp_path, redis, 1)
+    one.env["AUTHCLI_REDIS_RECORD_KEY"] = key
+    assert one.login(server.url, "--storage", "redis").code == 0
+    token = one.run("token").out.strip()
+    raw = subprocess.run(["redis-cli", "-p", str(redis.port), "--raw", "KEYS", "authcli:*"], capture_output=True,
+                         text=True).stdout.split()
+    dump = subprocess.run(["redis-cli", "-p", str(redis.port), "--raw", "HGET", raw[0], "record"],
+                          capture_output=True, text=True).stdout
+    assert token and token not in dump and dump.startswith("v1:")
+    del one.env["AUTHCLI_REDIS_RECORD_KEY"]
+    result = one.run("token")
+    assert result.code == 6 and "it is encrypted: set AUTHCLI_REDIS_RECORD_KEY" in result.err
+
+
+def test_a_password_in_redis_url_is_not_written_to_config(tmp_path: Path, redis: Redis, server: DevServer) -> None:
+    (cli,) = machines(tmp_path, redis, 1)
+    del cli.env["AUTHCLI_REDIS_URL"]
+    result = cli.login(server.url, "--storage", "redis", "--redis-url", f"redis://:hunter2@127.0.0.1:{redis.port}/0")
+    assert result.code == 2 and "carries a password" in result.err and "hunter2" not in result.err
+    ok = cli.login(server.url, "--storage", "redis", "--redis-url", redis.url)
+    assert ok.code == 0, ok
+    assert f'redis_url = "{redis.url}"' in (cli.home / "config.toml").read_text()
+    assert cli.run("token").code == 0  # the URL from config.toml, with no environment
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
