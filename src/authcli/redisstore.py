@@ -79,6 +79,9 @@ class RedisStore:
         self.namespace = namespace
         self.env = env
         self.lease_ttl = lease_ttl
+        # A refreshed record is saved for as long as the lease would have lasted: Redis
+        # restarting in that time loses nothing.
+        self.save_patience = lease_ttl
         self._client: redis.Redis | None = None
         self._cipher = _cipher(env)
         self._lease: Any = None  # the lock held, for confirm()

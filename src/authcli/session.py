@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .context import Context
 
 REPLAY_PAUSE = 0.5
-SAVE_ATTEMPTS = 4  # over about 1.5 s
+SAVE_ATTEMPTS = 4  # over about 1.5 s, or the store's save_patience if longer
 SAVE_PAUSE = 0.25
 PAUSE_ENV = "AUTHCLI_TEST_PAUSE_AT"
 
@@ -184,7 +184,9 @@ class Session:
         """Save a refreshed record; the refresh token it replaces is spent, so try hard. A store
         shared by a fleet refuses when another machine saved a newer record meanwhile: theirs
         is the session now."""
-        for attempt in range(SAVE_ATTEMPTS):
+        give_up = time.monotonic() + self.store.save_patience
+        attempt = 0
+        while True:
             try:
                 self.store.save(self.profile.name, fresh, replaces=spent)
                 return fresh
@@ -192,10 +194,10 @@ class Session:
                 self.ctx.io.warn(exc.message)
                 return self._require()
             except StorageError as exc:
-                if attempt + 1 == SAVE_ATTEMPTS:
+                attempt += 1
+                if attempt >= SAVE_ATTEMPTS and time.monotonic() >= give_up:
                     raise StorageError(
                         f"the session was refreshed but the new tokens could not be saved ({exc.message}); "
                         f"the server has spent the old refresh token: run {login_hint(self.profile.name)}"
                     ) from None
-                time.sleep(SAVE_PAUSE * (attempt + 1))
-        raise AssertionError("unreachable")
+                time.sleep(min(SAVE_PAUSE * attempt, 1.0))

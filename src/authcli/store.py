@@ -30,6 +30,9 @@ MAX_RECORD = 1024 * 1024
 
 class Store(Protocol):
     kind: str
+    # Seconds the engine keeps trying to save a refreshed record (its predecessor is spent):
+    # a shared store's outage can be longer than a local disk's hiccup.
+    save_patience: float
 
     def load(self, profile: str) -> TokenRecord | None: ...
 
@@ -78,6 +81,8 @@ HEADROOM = 16 * 1024
 
 class LocalStore:
     """What a store that lives on this machine does about leases: the file lock is enough."""
+
+    save_patience = 0.0
 
     def lease(self, profile: str, timeout: float, ready: Callable[[], bool] | None = None
               ) -> AbstractContextManager[bool]:

@@ -178,19 +178,27 @@ def test_redis_down_fails_closed_and_the_session_survives(tmp_path: Path, redis:
     assert server.stats()["refreshes"] == 1
 
 
-def test_redis_stopped_while_processes_wait(tmp_path: Path, redis: Redis, server: DevServer) -> None:
+def test_redis_stopped_and_started_mid_run(tmp_path: Path, redis: Redis, server: DevServer) -> None:
+    """Redis goes away while one machine refreshes and the rest wait: the waiters exit 6 with
+    one line; the holder, whose refresh the server already answered, keeps trying to save
+    while its lease would last, and once Redis is back (appendonly) the session is intact."""
     clis = fleet(tmp_path, redis, server)
     time.sleep(1.2)
     server.configure(refresh_delay=2)
     procs = [clis[i % 4].popen("token") for i in range(8)]
     wait_for(lambda: server.stats()["refresh_requests"] == 1, "the refresh")
     redis.stop()
+    wait_for(lambda: sum(p.poll() is not None for p in procs) == 7, "the waiters to give up", timeout=120)
+    redis.start()
     results = [Result(p.wait(timeout=120), *p.communicate()) for p in procs]
     failed = [r for r in results if r.code != 0]
-    assert failed and all(r.code == 6 and len(r.err.splitlines()) == 1 for r in failed), failed
-    redis.start()
+    assert len(failed) == 7 and all(r.code == 6 and len(r.err.splitlines()) == 1 for r in failed), failed
+    assert all("cannot reach Redis" in r.err for r in failed)
+    (saved,) = [r for r in results if r.code == 0]
     server.configure(refresh_delay=0)
-    assert clis[1].run("token").code == 0  # the session is intact
+    assert clis[1].run("token").out == saved.out  # the session is intact, on every machine
+    stats = server.stats()
+    assert (stats["refreshes"], stats["reuse_detections"]) == (1, 0), stats
 
 
 @pytest.mark.parametrize(("setup", "env", "message"), [

@@ -12,10 +12,20 @@ import pytest
 
 from authcli import session as session_mod
 from authcli.config import Profile
-from authcli.errors import AuthError, NetworkError, NotLoggedIn, SessionExpired, StorageError, UsageError
+from authcli.errors import (
+    AuthError,
+    Fenced,
+    LockTimeout,
+    NetworkError,
+    NotLoggedIn,
+    SessionExpired,
+    StorageError,
+    UsageError,
+)
 from authcli.flows import RefreshMalformed, RefreshRejected, RefreshTransient
 from authcli.io import IOStreams
 from authcli.session import Session
+from authcli.store import LocalStore
 from authcli.tokens import TokenRecord
 
 ORIGIN = "https://api.example.com:443"
@@ -29,7 +39,7 @@ def rec(access: str, refresh: str | None = "R1", expires_in: float | None = 600.
 
 
 @dataclass
-class FakeStore:
+class FakeStore(LocalStore):
     record: TokenRecord | None
     kind: str = "fake"
     saves: list[TokenRecord] = field(default_factory=list)
@@ -43,7 +53,7 @@ class FakeStore:
         self.loads += 1
         return self.record
 
-    def save(self, profile: str, record: TokenRecord) -> None:
+    def save(self, profile: str, record: TokenRecord, replaces: TokenRecord | None = None) -> None:
         if self.failing_saves:
             self.failing_saves -= 1
             raise StorageError("cannot write token file x: No space left on device")
@@ -91,6 +101,7 @@ class FakeCtx:
     flow_: FakeFlow
     io: IOStreams = field(default_factory=IOStreams.test)
     locked: int = 0
+    env: dict[str, str] = field(default_factory=dict)
 
     def clock(self) -> float:
         return NOW
@@ -276,3 +287,41 @@ def test_a_save_that_keeps_failing_says_what_failed() -> None:
     with pytest.raises(StorageError, match="refreshed but the new tokens could not be saved .*No space left"):
         session.access_token()
     assert ctx.flow_.seen == ["R1"]
+
+
+# -- a store shared by machines (redisstore.py): the lease lost, the save fenced ---------------
+
+def test_a_lost_lease_rereads_instead_of_spending_the_refresh_token() -> None:
+    session, ctx = make(rec("A1", expires_in=-1), NEW)
+    ctx.store_.confirm = lambda profile: False  # type: ignore[method-assign]
+    ctx.store_.sibling_write = None
+    ctx.store_.record = rec("A1", expires_in=-1)
+    with pytest.raises(LockTimeout, match="lost the lease"):
+        session.access_token()
+    assert ctx.flow_.seen == []  # never presented
+
+
+def test_a_lost_lease_takes_what_another_machine_saved() -> None:
+    session, ctx = make(rec("A1", expires_in=-1), NEW)
+    stale = rec("A1", expires_in=-1)
+
+    def lost(profile: str) -> bool:
+        ctx.store_.record = NEW  # another machine refreshed while this one was stopped
+        return False
+
+    ctx.store_.confirm = lost  # type: ignore[method-assign]
+    assert session.access_token() == "A2" and ctx.flow_.seen == []
+    assert ctx.store_.record is NEW and stale != NEW
+
+
+def test_a_fenced_save_keeps_the_newer_record_and_says_so() -> None:
+    newer = rec("A9", refresh="R9")
+    session, ctx = make(rec("A1", expires_in=-1), NEW)
+
+    def fenced(profile: str, record: TokenRecord, replaces: TokenRecord | None = None) -> None:
+        ctx.store_.record = newer
+        raise Fenced("another machine changed the session at fake")
+
+    ctx.store_.save = fenced  # type: ignore[method-assign]
+    assert session.access_token() == "A9"
+    assert "another machine changed the session" in ctx.io.stderr.getvalue()  # type: ignore[attr-defined]
