@@ -174,11 +174,12 @@ class Session:
         return self._keep(fresh, record)
 
     def _test_pause(self, point: str) -> None:
-        """Test-only (AUTHCLI_TEST_PAUSE_AT): hold still at ``point`` so that a test can stop
-        this process exactly there with SIGSTOP."""
-        if self.ctx.env.get(PAUSE_ENV) == point:
+        """Test-only (AUTHCLI_TEST_PAUSE_AT=POINT[:SECONDS], default 3 s): hold still at
+        ``point`` so that a test can stop this process exactly there with SIGSTOP."""
+        where, _, seconds = self.ctx.env.get(PAUSE_ENV, "").partition(":")
+        if where == point:
             self.ctx.io.info(f"authcli: test: pausing {point}")
-            time.sleep(3.0)
+            time.sleep(float(seconds or 3))
 
     def _keep(self, fresh: TokenRecord, spent: TokenRecord) -> TokenRecord:
         """Save a refreshed record; the refresh token it replaces is spent, so try hard. A store

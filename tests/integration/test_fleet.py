@@ -142,6 +142,16 @@ def test_a_holder_stopped_past_its_lease_rereads_instead_of_refreshing(tmp_path:
     assert (stats["refreshes"], stats["reuse_detections"]) == (1, 0), stats
 
 
+def test_the_lease_is_kept_alive_while_its_holder_works(tmp_path: Path, redis: Redis, server: DevServer) -> None:
+    """A holder busy for longer than the lease's TTL (7 s here) still holds it: a thread
+    extends it. Without that the holder would find its lease gone and not refresh."""
+    (one,) = fleet(tmp_path, redis, server, n=1)
+    time.sleep(1.2)
+    result = one.run("token", AUTHCLI_TIMEOUT="1", AUTHCLI_TEST_PAUSE_AT="before-refresh:9")
+    assert result.code == 0, result
+    assert server.stats()["refreshes"] == 1
+
+
 def test_a_save_after_the_lease_is_lost_cannot_overwrite_a_newer_session(tmp_path: Path, redis: Redis,
                                                                          server: DevServer) -> None:
     """Stopped after its refresh and before its save, past its lease: meanwhile another
