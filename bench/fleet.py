@@ -64,9 +64,12 @@ def run_round(api: str, envs: list[dict[str, str]], n: int, lease: bool) -> dict
         assert p.stdout is not None
         p.stdout.close()
     after = admin(api, "/_stats")
+    # Exit codes alone do not tell: after a reuse detection the losers adopt the winner's
+    # tokens and exit 0, but the server has revoked the whole family. Ask the API.
+    alive = subprocess.run([AUTHCLI, "call", "/users/me"], env=envs[0], capture_output=True).returncode == 0
     return {"n": n, "lease": "on" if lease else "off", "refreshes": after["refreshes"] - before["refreshes"],
             "reuse": after["reuse_detections"] - before["reuse_detections"],
-            "failures": sum(1 for c in codes if c != 0), "wall": wall}
+            "failures": sum(1 for c in codes if c != 0), "wall": wall, "alive": "yes" if alive else "**no**"}
 
 
 def main() -> None:
@@ -102,10 +105,11 @@ def main() -> None:
         finally:
             server.terminate()
             redis.terminate()
-    print("| processes | lease | refreshes | reuse detections | failures | wall time |")
-    print("|---:|---|---:|---:|---:|---:|")
+    print("| processes | lease | refreshes | reuse detections | failures | wall time | session alive after |")
+    print("|---:|---|---:|---:|---:|---:|---|")
     for r in rows:
-        print(f"| {r['n']} | {r['lease']} | {r['refreshes']} | {r['reuse']} | {r['failures']} | {r['wall']:.1f} s |")
+        print(f"| {r['n']} | {r['lease']} | {r['refreshes']} | {r['reuse']} | {r['failures']} | {r['wall']:.1f} s "
+              f"| {r['alive']} |")
     print(f"\n`authcli token` with a valid token: redis store {redis_ms:.0f} ms, file store {file_ms:.0f} ms (medians)")
 
 
