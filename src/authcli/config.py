@@ -120,6 +120,7 @@ class Profile:
     # environment) and the key namespace, default the API's origin
     redis_url: str | None = None
     redis_namespace: str | None = None
+    redis_auth: str | None = None  # "keyring": the password is in this machine's OS keyring
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_toml(self) -> dict[str, Any]:
@@ -140,13 +141,14 @@ _STR_KEYS = {
     "login_user_field", "login_password_field", "refresh_field", "ca_bundle",
     "flow", "issuer", "client_id", "scope", "grant", "client_auth", "token_endpoint", "revocation_endpoint",
     "device_authorization_endpoint", "authorization_endpoint", "userinfo_endpoint", "audience", "resource",
-    "redis_url", "redis_namespace",
+    "redis_url", "redis_namespace", "redis_auth",
 }
 _CHOICES = {
     "storage": STORAGES,
     "flow": ("json", "oauth"),
     "grant": ("password", "client-credentials", "device", "browser"),
     "client_auth": ("none", "client_secret_basic", "client_secret_post"),
+    "redis_auth": ("keyring",),
 }
 _NUM_KEYS = {"lock_timeout", "timeout"}
 

@@ -74,7 +74,8 @@ def check_redis_url(url: str, where: str) -> str:
 class RedisStore:
     kind = "redis"
 
-    def __init__(self, url: str, namespace: str, env: Mapping[str, str], lease_ttl: float) -> None:
+    def __init__(self, url: str, namespace: str, env: Mapping[str, str], lease_ttl: float,
+                 password: Callable[[], str | None] = lambda: None) -> None:
         self.url = check_redis_url(url, "the Redis URL")
         self.namespace = namespace
         self.env = env
@@ -85,6 +86,7 @@ class RedisStore:
         self._client: redis.Redis | None = None
         self._cipher = _cipher(env)
         self._lease: Any = None  # the lock held, for confirm()
+        self._password = password  # the keyring's, asked only when nothing else gives one
 
     # -- the connection ------------------------------------------------------------------
 
@@ -93,8 +95,10 @@ class RedisStore:
             import redis
 
             password = self.env.get("AUTHCLI_REDIS_PASSWORD") or None
+            if password is None and urlsplit(self.url).password is None:
+                password = self._password()
             try:
-                self._client = redis.Redis.from_url(self.url, password=password if password else None,
+                self._client = redis.Redis.from_url(self.url, password=password,
                                                     socket_timeout=10, socket_connect_timeout=5,
                                                     decode_responses=False)
             except ValueError as exc:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from .config import check_profile_name
 from .errors import CorruptRecord, KeyringUnavailable, StorageError
@@ -201,6 +201,16 @@ class KeyringStore(LocalStore):
     def _parse(text: str, profile: str) -> TokenRecord:
         return parse_record(text, profile, "the OS keyring")
 
+    def get_secret(self, entry: str) -> str | None:
+        """Another secret kept beside the records (a fleet's Redis password)."""
+        keyring = self._keyring()
+        value: str | None = self._call(lambda: keyring.get_password(self.service, entry))
+        return value
+
+    def set_secret(self, entry: str, value: str) -> None:
+        keyring = self._keyring()
+        self._call(lambda: keyring.set_password(self.service, entry, value))
+
     def save(self, profile: str, record: TokenRecord, replaces: TokenRecord | None = None) -> None:
         keyring = self._keyring()
         self._call(lambda: keyring.set_password(self.service, profile, record.to_json()))
@@ -328,7 +338,7 @@ def make_store(kind: str, paths: Paths, env: Mapping[str, str], profile: Profile
     if kind == "file":
         return FileStore(paths)
     if kind == "redis":
-        return redis_store(profile, env)
+        return redis_store(profile, paths, env)
     cache = paths.state_dir / "keyring-backend"
     from .secretservice import SecretServiceStore, usable
 
@@ -337,9 +347,14 @@ def make_store(kind: str, paths: Paths, env: Mapping[str, str], profile: Profile
     return KeyringStore(keyring_service(paths, env), backend_cache=cache)
 
 
-def redis_store(profile: Profile | None, env: Mapping[str, str]) -> Store:
+def redis_password_entry(profile: str) -> str:
+    return f"redis-password:{profile}"
+
+
+def redis_store(profile: Profile | None, paths: Paths, env: Mapping[str, str]) -> Store:
     """The profile's Redis: AUTHCLI_REDIS_URL, else its redis_url; the namespace from
-    redis_namespace, else the API's origin."""
+    redis_namespace, else the API's origin. The password, when the URL has none and
+    AUTHCLI_REDIS_PASSWORD is not set, from this machine's keyring if login put it there."""
     from .errors import UsageError
     from .redisstore import LEASE_MARGIN, RedisStore
     from .urls import origin_str
@@ -352,4 +367,11 @@ def redis_store(profile: Profile | None, env: Mapping[str, str]) -> Store:
         raise UsageError("storage 'redis' needs the profile's api_url or redis_namespace")
     namespace = profile.redis_namespace or origin_str(profile.api_url or "")
     # Longer than a refresh can take (the deadline, twice with the transient retry), plus a margin.
-    return RedisStore(url, namespace, env, lease_ttl=2 * profile.timeout + LEASE_MARGIN)
+    name = profile.name
+
+    def from_keyring() -> str | None:
+        if profile is None or profile.redis_auth != "keyring":
+            return None
+        return cast(KeyringStore, make_store("keyring", paths, env)).get_secret(redis_password_entry(name))
+
+    return RedisStore(url, namespace, env, lease_ttl=2 * profile.timeout + LEASE_MARGIN, password=from_keyring)

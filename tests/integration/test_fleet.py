@@ -261,3 +261,22 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> N
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+@pytest.mark.keyring
+def test_the_redis_password_kept_in_this_machines_keyring(tmp_path: Path, start_redis: Callable[..., Redis],
+                                                          server: DevServer) -> None:
+    redis = start_redis("--requirepass", "s3cret-redis")
+    one, two = machines(tmp_path, redis, 2)
+    one.env["AUTHCLI_REDIS_PASSWORD"] = "s3cret-redis"
+    assert one.login(server.url, "--storage", "redis").code == 0
+    joined = two.run("login", "--api-url", server.url, "--storage", "redis", "--join", "--redis-password-stdin",
+                     input="s3cret-redis\n")
+    assert joined.code == 0, joined
+    config = (two.home / "config.toml").read_text()
+    assert 'redis_auth = "keyring"' in config and "s3cret-redis" not in config
+    result = two.run("token")  # no password in its environment: the keyring's
+    assert result.code == 0 and result.out == one.run("token").out, result
+    both = two.run("login", "--api-url", server.url, "--storage", "redis", "--password-stdin",
+                   "--redis-password-stdin", input="x\n")
+    assert both.code == 2 and "both read stdin" in both.err

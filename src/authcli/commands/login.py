@@ -43,6 +43,7 @@ class LoginOptions:
     redis_url: str | None = None
     redis_namespace: str | None = None
     join: bool = False
+    redis_password_stdin: bool = False
 
     @property
     def oauth(self) -> bool:
@@ -195,6 +196,8 @@ def run(opts: LoginOptions, ctx: Context) -> int:
     api_url = check_api_url(api_url)
     storage = storage_for(existing, ctx.env, opts.storage)
     saved = _with_redis(replace(existing, api_url=api_url, storage=storage), opts)
+    if opts.redis_password_stdin:
+        saved = _keep_redis_password(ctx, opts, saved)
     profile = effective(saved, ctx.env, storage_flag=storage)
     session = Session(ctx, profile)
     if opts.join:
@@ -256,8 +259,9 @@ def run(opts: LoginOptions, ctx: Context) -> int:
 def _with_redis(profile: Profile, opts: LoginOptions) -> Profile:
     """The profile with --redis-url and --redis-namespace (storage redis only, no password)."""
     if profile.storage != "redis":
-        if opts.redis_url or opts.redis_namespace or opts.join:
-            raise UsageError("--redis-url, --redis-namespace and --join go with --storage redis")
+        if opts.redis_url or opts.redis_namespace or opts.join or opts.redis_password_stdin:
+            raise UsageError("--redis-url, --redis-namespace, --redis-password-stdin and --join go with "
+                             "--storage redis")
         return profile
     from ..redisstore import check_redis_url, redacted
 
@@ -269,6 +273,21 @@ def _with_redis(profile: Profile, opts: LoginOptions) -> Profile:
                              "in AUTHCLI_REDIS_URL)")
     return replace(profile, redis_url=opts.redis_url or profile.redis_url,
                    redis_namespace=opts.redis_namespace or profile.redis_namespace)
+
+
+def _keep_redis_password(ctx: Context, opts: LoginOptions, profile: Profile) -> Profile:
+    """--redis-password-stdin: into this machine's OS keyring, named by the profile's
+    redis_auth = "keyring" (never the password itself) in config.toml."""
+    if opts.password_stdin or opts.client_secret_stdin:
+        raise UsageError("--redis-password-stdin and --password-stdin (or --client-secret-stdin) both read stdin; "
+                         "pass the Redis password in AUTHCLI_REDIS_PASSWORD instead")
+    from ..store import KeyringStore, redis_password_entry
+
+    password = _stdin_secret(ctx, "--redis-password-stdin")
+    keyring = make_store("keyring", ctx.paths, ctx.env)
+    assert isinstance(keyring, KeyringStore)
+    keyring.set_secret(redis_password_entry(profile.name), password)
+    return replace(profile, redis_auth="keyring")
 
 
 def _join(ctx: Context, session: Session, saved: Profile) -> int:
