@@ -87,6 +87,7 @@ class RedisStore:
         self._cipher = _cipher(env)
         self._lease: Any = None  # the lock held, for confirm()
         self._password = password  # the keyring's, asked only when nothing else gives one
+        self._resolved: tuple[str | None] | None = None
 
     # -- the connection ------------------------------------------------------------------
 
@@ -94,16 +95,22 @@ class RedisStore:
         if self._client is None:
             import redis
 
-            password = self.env.get("AUTHCLI_REDIS_PASSWORD") or None
-            if password is None and urlsplit(self.url).password is None:
-                password = self._password()
             try:
-                self._client = redis.Redis.from_url(self.url, password=password,
+                self._client = redis.Redis.from_url(self.url, password=self._password_now(),
                                                     socket_timeout=10, socket_connect_timeout=5,
                                                     decode_responses=False)
             except ValueError as exc:
                 raise UsageError(f"invalid Redis URL {redacted(self.url)}: {exc}") from None
         return self._client
+
+    def _password_now(self) -> str | None:
+        """AUTHCLI_REDIS_PASSWORD, else the URL's own, else the keyring's (asked once)."""
+        if self._resolved is None:
+            password = self.env.get("AUTHCLI_REDIS_PASSWORD") or None
+            if password is None and urlsplit(self.url).password is None:
+                password = self._password()
+            self._resolved = (password,)
+        return self._resolved[0]
 
     def _call(self, what: str, fn: Callable[[redis.Redis], Any]) -> Any:
         import redis
@@ -136,7 +143,9 @@ class RedisStore:
     # -- the record ------------------------------------------------------------------------
 
     def load(self, profile: str) -> TokenRecord | None:
-        raw = self._call("a read", lambda r: r.hget(self.key(profile), "record"))
+        read, raw = self._fast_read(profile)
+        if not read:
+            raw = self._call("a read", lambda r: r.hget(self.key(profile), "record"))
         if raw is None:
             return None
         from .store import parse_record
@@ -146,6 +155,18 @@ class RedisStore:
         except (ValueError, UnicodeDecodeError) as exc:
             raise CorruptRecord(f"the record at {self.location(profile)} cannot be read: {exc}") from None
         return parse_record(text, profile, self.location(profile))
+
+    def _fast_read(self, profile: str) -> tuple[bool, bytes | None]:
+        """(True, the record) through resp.py while redis-py is not loaded, or (False, None):
+        ask redis-py."""
+        if self._client is not None:
+            return False, None
+        from .resp import RespError, hget
+
+        try:
+            return True, hget(self.url, self._password_now(), self.key(profile), "record")
+        except (RespError, OSError, ValueError):
+            return False, None  # redis-py tries again and words what went wrong
 
     def save(self, profile: str, record: TokenRecord, replaces: TokenRecord | None = None) -> None:
         data = self._seal(record.to_json())
