@@ -91,8 +91,11 @@ def main() -> None:
         try:
             rows = [run_round(api, envs, int(n), lease) for n in args.sizes.split(",") for lease in (True, False)]
             file_env = {**base, "AUTHCLI_CONFIG_DIR": f"{root}/file-machine", "AUTHCLI_STORAGE": "file"}
-            subprocess.run([AUTHCLI, "login", "--api-url", api, "--email", "alice@example.com", "--password-stdin"],
-                           input="alice-password\n", text=True, env=file_env, check=True, capture_output=True)
+            # A fresh session for both (the last round, without the lease, ended the shared one).
+            for env in (envs[0], file_env):
+                subprocess.run([AUTHCLI, "login", "--api-url", api, "--email", "alice@example.com",
+                                "--password-stdin"], input="alice-password\n", text=True, env=env, check=True,
+                               capture_output=True)
             # One hyperfine run for both, so they share the machine's noise; `env` sets each one's dir.
             with tempfile.NamedTemporaryFile(suffix=".json") as out:
                 subprocess.run(
