@@ -120,14 +120,14 @@ class RedisStore:
         except redis.AuthenticationError:
             raise StorageError(f"Redis at {redacted(self.url)} refused the credentials; check "
                                "AUTHCLI_REDIS_PASSWORD or the user in the URL") from None
+        except redis.ReadOnlyError:  # a ResponseError: before it
+            raise StorageError(f"Redis at {redacted(self.url)} is read-only (a replica?); {what} "
+                               "needs the primary") from None
         except redis.ResponseError as exc:
             if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc) or "NOPERM" in str(exc):
                 raise StorageError(f"Redis at {redacted(self.url)} refused {what}: {exc}; check "
                                    "AUTHCLI_REDIS_PASSWORD and the ACL user's key prefix") from None
             raise StorageError(f"Redis at {redacted(self.url)} refused {what}: {exc}") from None
-        except redis.ReadOnlyError:
-            raise StorageError(f"Redis at {redacted(self.url)} is read-only (a replica?); {what} "
-                               "needs the primary") from None
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StorageError(f"cannot reach Redis at {redacted(self.url)} ({_cause(exc)}); the shared "
                                "session is untouched: try again when it is back") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,14 @@ from tests.integration.test_refresh import slow
 @pytest.fixture
 def redis(start_redis: Callable[..., Redis]) -> Redis:
     return start_redis()
+
+
+PROXIED = (
+    "import os, urllib.request as u\n"
+    "req = u.Request(os.environ['AUTHCLI_API_URL'] + '/users/me', "
+    "headers={'Authorization': 'Bearer ' + os.environ['AUTHCLI_API_TOKEN']})\n"
+    "print(u.urlopen(req).read().decode())\n"
+)
 
 
 def machines(tmp_path: Path, redis: Redis, n: int) -> list[Cli]:
@@ -94,6 +103,13 @@ def test_a_joined_machine_uses_the_shared_session_and_logout_ends_it_everywhere(
     one, two, three = fleet(tmp_path, redis, server, n=3, access_ttl=300)
     token = one.run("token").out
     assert two.run("token").out == token and three.run("call", "/users/me").code == 0
+    # Every command works unchanged on the shared session, the proxy's main-thread engine too.
+    whoami = three.run("whoami", "--json")
+    assert whoami.code == 0 and '"storage": "redis"' in whoami.out, whoami
+    assert three.run("refresh").code == 0
+    assert one.run("token").out == three.run("token").out != token
+    through_proxy = two.run("exec", "--", sys.executable, "-c", PROXIED)
+    assert through_proxy.code == 0 and "alice@example.com" in through_proxy.out, through_proxy
     assert two.run("logout").code == 0
     for cli in (one, three):
         result = cli.run("token")
@@ -209,6 +225,21 @@ def test_redis_stopped_and_started_mid_run(tmp_path: Path, redis: Redis, server:
     assert clis[1].run("token").out == saved.out  # the session is intact, on every machine
     stats = server.stats()
     assert (stats["refreshes"], stats["reuse_detections"]) == (1, 0), stats
+
+
+def test_a_read_only_redis_stops_the_refresh_before_the_token_is_spent(tmp_path: Path, redis: Redis,
+                                                                       server: DevServer) -> None:
+    (one,) = fleet(tmp_path, redis, server, n=1)
+    time.sleep(1.2)
+    # A replica of a primary that is not there: it keeps its data and refuses writes.
+    subprocess.run(["redis-cli", "-p", str(redis.port), "REPLICAOF", "127.0.0.1", "1"], check=True,
+                   capture_output=True)
+    result = one.run("token")
+    assert result.code == 6, result
+    assert "is read-only (a replica?)" in one_error_line(result)
+    assert server.stats()["refresh_requests"] == 0  # fail closed: nothing spent
+    subprocess.run(["redis-cli", "-p", str(redis.port), "REPLICAOF", "NO", "ONE"], check=True, capture_output=True)
+    assert one.run("token").code == 0
 
 
 @pytest.mark.parametrize(("setup", "env", "message"), [
