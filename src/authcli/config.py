@@ -113,6 +113,7 @@ class Profile:
     device_authorization_endpoint: str | None = None
     authorization_endpoint: str | None = None
     userinfo_endpoint: str | None = None  # OpenID Connect: what `whoami --verify` asks
+    jwks_uri: str | None = None  # OpenID Connect: the keys `whoami --verify` checks the ID token with
     redirect_port: int | None = None  # for providers that need an exact redirect URI
     audience: str | None = None
     resource: str | None = None
@@ -140,7 +141,7 @@ _STR_KEYS = {
     "api_url", "storage", "login_path", "refresh_path", "logout_path", "me_path",
     "login_user_field", "login_password_field", "refresh_field", "ca_bundle",
     "flow", "issuer", "client_id", "scope", "grant", "client_auth", "token_endpoint", "revocation_endpoint",
-    "device_authorization_endpoint", "authorization_endpoint", "userinfo_endpoint", "audience", "resource",
+    "device_authorization_endpoint", "authorization_endpoint", "userinfo_endpoint", "jwks_uri", "audience", "resource",
     "redis_url", "redis_namespace", "redis_auth",
 }
 _CHOICES = {

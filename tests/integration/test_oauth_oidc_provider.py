@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -138,7 +138,49 @@ def test_device_flow_then_call_whoami_and_userinfo(cli: Cli, op: Provider) -> No
     verified = cli.run("whoami", "--verify", "--json")
     assert verified.code == 0, verified
     assert json.loads(verified.out)["verified"]["email"] == "alice@example.com"  # from the userinfo endpoint
-    assert 'userinfo_endpoint = "' + op.url + '/me"' in (cli.home / "config.toml").read_text()
+    assert json.loads(verified.out)["id_token_verified"] is True  # signature, iss, aud, exp
+    assert "ID token: verified (signature by the issuer's published key; iss, aud, exp)" in \
+        cli.run("whoami", "--verify").out
+    config = (cli.home / "config.toml").read_text()
+    assert 'userinfo_endpoint = "' + op.url + '/me"' in config and 'jwks_uri = "' + op.url + '/jwks"' in config
+
+
+def tamper_id_token(cli: Cli, change: Callable[[str], str]) -> None:
+    path = cli.home / "state" / "tokens" / "default.json"
+    record = json.loads(path.read_text())
+    record["id_token"] = change(record["id_token"])
+    path.write_text(json.dumps(record))
+
+
+def flip_signature(token: str) -> str:
+    head, body, signature = token.split(".")
+    return ".".join((head, body, ("A" if signature[5] != "A" else "B").join((signature[:5], signature[6:]))))
+
+
+def other_audience(cli: Cli) -> None:
+    config = cli.home / "config.toml"
+    config.write_text(config.read_text().replace('client_id = "authcli-device"', 'client_id = "someone-else"'))
+
+
+@pytest.mark.parametrize(("spoil", "message"), [
+    (lambda cli, op: tamper_id_token(cli, flip_signature),
+     "the ID token's signature does not match the keys {op} publishes at {op}/jwks"),
+    (lambda cli, op: other_audience(cli), "the ID token was issued to another client (its aud is not someone-else)"),
+    (lambda cli, op: time.sleep(7), "the ID token has expired"),  # issued for 1 s, 5 s of leeway
+])
+def test_whoami_verify_refuses_a_bad_id_token(cli: Cli, op: Provider, spoil: Callable[[Cli, Provider], None],
+                                              message: str) -> None:
+    op.ttl(id=1)
+    device_login(cli, op)
+    op.ttl(id=3600)
+    if "expired" not in message:
+        # Refreshing renews the ID token too: make the 1-second one renewed first, so only the
+        # spoiling at hand is wrong with it.
+        assert cli.run("refresh").code == 0
+    spoil(cli, op)
+    result = cli.run("whoami", "--verify")
+    assert result.code == 4, result
+    assert message.replace("{op}", op.url) in one_error_line(result)
 
 
 def test_verify_never_sends_the_token_to_a_foreign_userinfo_endpoint(cli: Cli, op: Provider) -> None:

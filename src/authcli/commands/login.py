@@ -44,6 +44,7 @@ class LoginOptions:
     redis_namespace: str | None = None
     join: bool = False
     redis_password_stdin: bool = False
+    jwks_uri: str | None = None  # from discovery only: no flag
 
     @property
     def oauth(self) -> bool:
@@ -111,6 +112,7 @@ OPTIONAL_ENDPOINTS = {
     "device_authorization_endpoint": "device authorization endpoint",
     "authorization_endpoint": "authorization endpoint",
     "userinfo_endpoint": "userinfo endpoint",
+    "jwks_uri": "JWKS URI",
 }
 
 

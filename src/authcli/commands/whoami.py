@@ -148,7 +148,10 @@ def render(info: dict[str, Any]) -> str:
         f"Storage:  {info['storage']}: {info['storage_location']}",
     ]
     if info["id_token_claims"]:
-        lines.append("ID token: (decoded for display, not verified)")
+        if info.get("id_token_verified"):
+            lines.append("ID token: verified (signature by the issuer's published key; iss, aud, exp)")
+        else:
+            lines.append("ID token: (decoded for display, not verified)")
         claims = info["id_token_claims"]
         width = max(len(k) for k in claims)
         for key in sorted(claims):
@@ -169,12 +172,30 @@ def options(profile: str | None, json_: bool, verify: bool) -> WhoamiOptions:
     return WhoamiOptions(profile, json_, verify)
 
 
+def verify_id_token(ctx: Context, session: Session) -> bool:
+    """Whether the stored ID token verified: True, or AuthError saying why not; False when
+    there is none, or no published keys to check it with (a provider without discovery)."""
+    from ..idtoken import jwks_uri
+    from ..idtoken import verify_id_token as check
+
+    record = session.load()
+    if record is None or not record.id_token:
+        return False
+    uri = jwks_uri(session.profile, ctx.env)
+    if uri is None:
+        return False
+    check(session.profile, ctx.env, record.id_token, uri)
+    return True
+
+
 def run(opts: WhoamiOptions, ctx: Context) -> int:
     session = Session(ctx, ctx.profile(opts.profile))
     info = describe(ctx, session)
     if opts.verify:
         info["verified"] = verify(ctx, session)
         info.update({k: v for k, v in describe(ctx, session).items() if k != "profile"})
+        # After the call above, which may have refreshed (and so renewed the ID token).
+        info["id_token_verified"] = verify_id_token(ctx, session) if info["id_token_claims"] else False
     if opts.json:
         ctx.io.write_out(json.dumps(info, indent=2, sort_keys=True) + "\n")
     else:

@@ -11,12 +11,12 @@
 //
 // Besides the provider's endpoints it serves, for the tests only:
 //   GET /_stats                     token endpoint answers counted as "<grant_type>:<status>"
-//   GET /_admin/ttl?access=S&device=S   lifetimes of access tokens and device codes issued from now on
+//   GET /_admin/ttl?access=S&device=S&id=S   lifetimes of access tokens, device codes and ID tokens issued from now on
 import http from 'node:http';
 
 import Provider from 'oidc-provider';
 
-const ttl = { access: 300, device: 600 };
+const ttl = { access: 300, device: 600, id: 3600 };
 const stats = {};
 const count = (key) => { stats[key] = (stats[key] || 0) + 1; };
 
@@ -63,7 +63,7 @@ const configuration = {
     AccessToken: () => ttl.access,
     ClientCredentials: () => ttl.access,
     DeviceCode: () => ttl.device,
-    IdToken: 3600,
+    IdToken: () => ttl.id,
     RefreshToken: 14 * 24 * 3600,
     Grant: 14 * 24 * 3600,
     Session: 24 * 3600,
@@ -78,7 +78,7 @@ function admin(req, res) {
   if (url.pathname === '/_stats') {
     body = stats;
   } else if (url.pathname === '/_admin/ttl') {
-    for (const key of ['access', 'device']) {
+    for (const key of ['access', 'device', 'id']) {
       if (url.searchParams.has(key)) ttl[key] = Number(url.searchParams.get(key));
     }
     body = ttl;
