@@ -211,11 +211,11 @@ def start_json_server(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str]
 
 
 def start_resource_api(introspection_endpoint: str, client_id: str, client_secret: str,
-                       cwd: Path) -> tuple[subprocess.Popen[str], str]:
+                       cwd: Path, *flags: str) -> tuple[subprocess.Popen[str], str]:
     """tests/servers/resource_api.py: a protected API that introspects every token at the provider."""
     proc, info = start_json_server([sys.executable, str(SERVERS / "resource_api.py"), "--introspection-endpoint",
                                     introspection_endpoint, "--client-id", client_id, "--client-secret",
-                                    client_secret], cwd)
+                                    client_secret, *flags], cwd)
     return proc, info["url"]
 
 

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import httpx
 
+from .tokens import TokenRecord
 from .urls import origin_str
 
 
@@ -20,7 +21,7 @@ class TokenProvider(Protocol):
 
     api_origin: str
 
-    def access_token(self, min_ttl: float = 0.0, rejected: str | None = None) -> str: ...
+    def valid_record(self, min_ttl: float = 0.0, rejected: str | None = None) -> TokenRecord: ...
 
 
 class SessionAuth(httpx.Auth):
@@ -36,19 +37,43 @@ class SessionAuth(httpx.Auth):
         if origin_str(str(request.url)) != self.origin:
             # Never send the token anywhere else (a redirect to another host included).
             request.headers.pop("Authorization", None)
+            request.headers.pop("DPoP", None)
             yield request
             return
-        token = self.session.access_token()
-        request.headers["Authorization"] = f"Bearer {token}"
+        record = self.session.valid_record()
+        authorize(request, record)
         response = yield request
+        if record.dpop_key and self.replayable and _wants_nonce(request, response):
+            authorize(request, record)  # a new proof, with the API's nonce
+            response = yield request
         if response.status_code != 401:
             return
-        fresh = self.session.access_token(rejected=token)
-        if fresh == token:
+        fresh = self.session.valid_record(rejected=record.access_token)
+        if fresh.access_token == record.access_token:
             return  # nothing newer to offer (the proxy's TokenSource): the 401 stands
-        token = fresh
         if not self.replayable:
             self.unsent_after_refresh = True  # the next run gets the new token; this body is gone
             return
-        request.headers["Authorization"] = f"Bearer {token}"
+        authorize(request, fresh)
         yield request
+
+
+def authorize(request: httpx.Request, record: TokenRecord) -> None:
+    """Bearer, or for a DPoP-bound session the DPoP scheme and a fresh proof (with ath)."""
+    if not record.dpop_key:
+        request.headers["Authorization"] = f"Bearer {record.access_token}"
+        return
+    from .dpop import prover
+
+    request.headers["Authorization"] = f"DPoP {record.access_token}"
+    request.headers["DPoP"] = prover(record.dpop_key).proof(request.method, str(request.url), record.access_token)
+
+
+def _wants_nonce(request: httpx.Request, response: httpx.Response) -> bool:
+    from .dpop import asks_for_nonce, remember_nonce
+
+    fresh = remember_nonce(str(request.url), response.headers)
+    if fresh and asks_for_nonce(response.status_code, response.headers, None):
+        response.read()
+        return True
+    return False

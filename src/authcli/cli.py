@@ -129,6 +129,7 @@ def login(
     redis_namespace: Annotated[Optional[str], typer.Option("--redis-namespace", metavar="NAME", help="--storage redis: key namespace [default: the API's origin].", show_default=False)] = None,
     join: Annotated[bool, typer.Option("--join", help="--storage redis: join the session another machine logged in to, without signing in.")] = False,
     redis_password_stdin: Annotated[bool, typer.Option("--redis-password-stdin", help="--storage redis: read the Redis password from stdin and keep it in this machine's OS keyring [env: AUTHCLI_REDIS_PASSWORD].")] = False,
+    dpop: Annotated[bool, typer.Option("--dpop", help="OAuth: bind the tokens to a key pair kept with them (DPoP, RFC 9449), so copied tokens are useless.")] = False,
 ) -> int:
     """Sign in and keep the tokens in the OS keyring."""
     from .commands import login as cmd
@@ -137,7 +138,7 @@ def login(
         profile, api_url, email, password_stdin, storage, issuer, client_id, scope, flow, token_endpoint,
         revocation_endpoint, client_auth, client_secret_stdin, audience, resource, device_endpoint,
         authorization_endpoint, redirect_port, no_browser, browser_timeout, userinfo_endpoint,
-        redis_url, redis_namespace, join, redis_password_stdin,
+        redis_url, redis_namespace, join, redis_password_stdin, None, dpop,
     )
     return cmd.run(opts, _ctx(tctx))
 

@@ -115,6 +115,7 @@ class Profile:
     userinfo_endpoint: str | None = None  # OpenID Connect: what `whoami --verify` asks
     jwks_uri: str | None = None  # OpenID Connect: the keys `whoami --verify` checks the ID token with
     redirect_port: int | None = None  # for providers that need an exact redirect URI
+    dpop: bool = False  # DPoP-bound tokens (dpop.py)
     audience: str | None = None
     resource: str | None = None
     # storage = "redis" (redisstore.py): the server (no password: that comes from the
@@ -170,6 +171,10 @@ def _profile_from_toml(name: str, table: Any, path: Path) -> Profile:
                 raise UsageError(f"config file {path}: profiles.{name}.{key} must be a number of seconds above 0 "
                                  f"and at most {MAX_SECONDS:g}")
             known[key] = float(value)
+        elif key == "dpop":
+            if not isinstance(value, bool):
+                raise UsageError(f"config file {path}: profiles.{name}.dpop must be true or false")
+            known[key] = value
         elif key == "redirect_port":
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
                 raise UsageError(f"config file {path}: profiles.{name}.redirect_port must be a port number")

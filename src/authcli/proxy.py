@@ -72,19 +72,19 @@ class TokenSource:
         self._renewed: tuple[str, float] | None = None  # (token, when) renewed after a 401
         self._lock = threading.Lock()
 
-    def access_token(self, min_ttl: float = 0.0, rejected: str | None = None) -> str:
+    def valid_record(self, min_ttl: float = 0.0, rejected: str | None = None) -> TokenRecord:
         with self._lock:  # one engine call at a time; the others then find its token here
             record = self._record
             if rejected is not None and self._renewed is not None and self._renewed[0] == rejected \
                     and self._clock() - self._renewed[1] < RENEW_PAUSE and record is not None \
                     and record.access_token == rejected and self.session.usable(record, 0.0, None):
-                return rejected
+                return record
             if record is None or not self.session.usable(record, 0.0, rejected):
                 record = self._on_main(lambda: self.session.valid_record(rejected=rejected))
                 self._record = record
                 if rejected is not None:
                     self._renewed = (record.access_token, self._clock())
-            return record.access_token
+            return record
 
 
 class Proxy:
@@ -331,7 +331,7 @@ def running(ctx: Context, profile_flag: str | None, loop: MainLoop, port: int | 
     session = Session(ctx, profile)
     assert profile.api_url is not None  # Session() refuses a profile without one
     tokens = TokenSource(session, loop.call)
-    tokens.access_token()
+    tokens.valid_record()
     # More connections than httpx's default 100: requests are served concurrently.
     client = make_client(profile, ctx.env, profile.api_url, timeout=timeout,
                          limits=httpx.Limits(max_connections=512, max_keepalive_connections=64))

@@ -42,13 +42,16 @@ class TokenRecord:
     # OpenID Connect: the ID token (claims shown by whoami, never trusted) and the granted scopes.
     id_token: str | None = None
     scope: str | None = None
+    # DPoP (dpop.py): the private key the tokens are bound to, PEM; kept and deleted with them.
+    dpop_key: str | None = None
 
     def __repr__(self) -> str:
         return (
             f"TokenRecord(access_token='***', refresh_token={'***' if self.refresh_token else None!r}, "
             f"expires_at={self.expires_at!r}, api_origin={self.api_origin!r}, "
             f"client_secret={'***' if self.client_secret else None!r}, "
-            f"id_token={'***' if self.id_token else None!r}, scope={self.scope!r})"
+            f"id_token={'***' if self.id_token else None!r}, scope={self.scope!r}, "
+            f"dpop_key={'***' if self.dpop_key else None!r})"
         )
 
     __str__ = __repr__
@@ -94,12 +97,13 @@ class TokenRecord:
                 client_secret=data.get("client_secret"),
                 id_token=data.get("id_token"),
                 scope=data.get("scope"),
+                dpop_key=data.get("dpop_key"),
             )
         except KeyError as exc:
             raise MalformedRecord(f"missing {exc.args[0]}") from None
         if not isinstance(record.access_token, str) or not record.access_token:
             raise MalformedRecord("bad access_token")
-        for name in ("refresh_token", "client_secret", "id_token", "scope"):
+        for name in ("refresh_token", "client_secret", "id_token", "scope", "dpop_key"):
             if getattr(record, name) is not None and not isinstance(getattr(record, name), str):
                 raise MalformedRecord(f"bad {name}")
         for name in ("expires_at", "obtained_at"):
@@ -184,6 +188,7 @@ def record_from_response(
         client_secret=previous.client_secret if previous else None,
         id_token=id_token or (previous.id_token if previous else None),
         scope=scope or (previous.scope if previous else None),
+        dpop_key=previous.dpop_key if previous else None,
     )
 
 

@@ -23,7 +23,7 @@ from .session import Session
 MAX_REDIRECTS = 10
 RETRY_STATUS = {429, 502, 503, 504}
 MAX_BACKOFF = 30.0
-MASKED = {"authorization": "Bearer ***", "proxy-authorization": "***"}
+MASKED = {"authorization": "***", "proxy-authorization": "***", "dpop": "***"}
 
 
 @dataclass
@@ -52,12 +52,20 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, min(when - time.time(), MAX_BACKOFF))
 
 
+def _masked(name: str, value: str) -> str:
+    """The scheme stays (Bearer, DPoP, Basic); the credential does not."""
+    if name.lower() not in MASKED:
+        return value
+    scheme = value.split(" ", 1)[0] if " " in value and name.lower() != "dpop" else ""
+    return f"{scheme} ***".strip()
+
+
 def trace_hooks(io: IOStreams) -> dict[str, list]:  # type: ignore[type-arg]
     """--verbose: request and response lines on stderr, the token masked."""
 
     def on_request(request: httpx.Request) -> None:
         lines = [f"> {request.method} {request.url}"]
-        lines += [f"> {k}: {MASKED.get(k.lower(), v)}" for k, v in request.headers.items()]
+        lines += [f"> {k}: {_masked(k, v)}" for k, v in request.headers.items()]
         io.info("\n".join(lines))
 
     def on_response(response: httpx.Response) -> None:

@@ -20,6 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -64,21 +65,31 @@ class Provider:
         return post_form(self.url + "/token", **form)
 
 
-@pytest.fixture
-def op(tmp_path: Path) -> Iterator[Provider]:
+@contextmanager
+def running_provider(tmp_path: Path, *flags: str) -> Iterator[Provider]:
+    """oidc-provider and the introspecting resource API, each given ``flags``
+    (--require-dpop-nonce)."""
     node = shutil.which("node")
     if node is None or not (OIDC / "node_modules" / "oidc-provider").is_dir():
         reason = "needs Node.js and `npm ci` in tests/servers/oidc (python3 dev.py test does it when npm exists)"
         if REQUIRE:
             pytest.fail(f"AUTHCLI_REQUIRE_OIDC=1 but this {reason}")
         pytest.skip(reason)
-    provider, info = start_json_server([node, str(OIDC / "server.mjs")], OIDC)
+    provider, info = start_json_server([node, str(OIDC / "server.mjs"), *flags], OIDC)
     api_client = info["clients"]["api"]
     api, api_url = start_resource_api(info["url"] + "/token/introspection", api_client["client_id"],
-                                      api_client["client_secret"], tmp_path)
-    yield Provider(info["url"], info["clients"], api_url)
-    stop_process(api)
-    stop_process(provider)
+                                      api_client["client_secret"], tmp_path, *flags)
+    try:
+        yield Provider(info["url"], info["clients"], api_url)
+    finally:
+        stop_process(api)
+        stop_process(provider)
+
+
+@pytest.fixture
+def op(tmp_path: Path) -> Iterator[Provider]:
+    with running_provider(tmp_path) as provider:
+        yield provider
 
 
 USER_SCOPES = "openid offline_access email profile"

@@ -22,7 +22,8 @@ def flow_answering(*answers: tuple[int, dict[str, Any]]) -> tuple[OAuthFlow, lis
     flow = OAuthFlow(PROFILE, {}, "https://api.example.com:443", clock=lambda: now[0])
     queue = list(answers)
 
-    def token_request(form: dict[str, str], secret: str | None) -> tuple[httpx.Response, str, float]:
+    def token_request(form: dict[str, str], secret: str | None, dpop_key: str | None = None,
+                      ) -> tuple[httpx.Response, str, float]:
         status, body = queue.pop(0)
         return httpx.Response(status, json=body), PROFILE.token_endpoint or "", now[0]
 

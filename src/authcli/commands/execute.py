@@ -90,6 +90,9 @@ def _spawn(command: list[str], env: dict[str, str], loop: MainLoop) -> int:
 
 def _exec_with_token(opts: ExecOptions, ctx: Context) -> int:
     profile = ctx.profile(opts.profile)
+    if profile.dpop:
+        raise UsageError(f"profile '{profile.name}' holds DPoP-bound tokens, useless to a program without the "
+                         "key: leave out --token, and the program goes through a proxy that signs for it")
     session = Session(ctx, profile)
     token = session.access_token(min_ttl=opts.min_ttl)
     assert profile.api_url is not None

@@ -88,6 +88,10 @@ def run(opts: GitCredentialOptions, ctx: Context) -> int:
     profile = _matching(ctx, opts.profile, wanted)
     if profile is None:
         return 0  # not ours: git asks the next helper
+    if profile.dpop:
+        # git sends a password as Basic or Bearer: a DPoP-bound token is useless that way.
+        ctx.io.warn(f"profile '{profile.name}' holds DPoP-bound tokens, which git cannot present; no answer")
+        return 0
     record = Session(ctx, effective(profile, ctx.env)).valid_record()  # the refresh margin applies
     lines = [f"username={_username(record.access_token, record.id_token)}", f"password={record.access_token}"]
     if record.expires_at is not None:

@@ -45,10 +45,11 @@ class LoginOptions:
     join: bool = False
     redis_password_stdin: bool = False
     jwks_uri: str | None = None  # from discovery only: no flag
+    dpop: bool = False
 
     @property
     def oauth(self) -> bool:
-        return any((self.issuer, self.client_id, self.token_endpoint, self.flow, self.client_secret_stdin))
+        return any((self.issuer, self.client_id, self.token_endpoint, self.flow, self.client_secret_stdin, self.dpop))
 
 
 def _prompt(ctx: Context, label: str) -> str:
@@ -162,7 +163,22 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
         redirect_port=opts.redirect_port or existing.redirect_port,
         audience=opts.audience or existing.audience,
         resource=opts.resource or existing.resource,
+        dpop=_dpop(opts, existing, issuer, known),
     )
+
+
+def _dpop(opts: LoginOptions, existing: Profile, issuer: str | None, known: Mapping[str, Any]) -> bool:
+    """--dpop (or the profile's dpop = true), refused for a provider whose discovery document
+    does not list ES256 in dpop_signing_alg_values_supported."""
+    from ..dpop import ALG
+
+    wanted = opts.dpop or existing.dpop
+    if wanted and issuer and "token_endpoint" in known:
+        algs = known.get("dpop_signing_alg_values_supported")
+        if not isinstance(algs, list) or ALG not in algs:
+            raise UsageError(f"the provider {issuer} does not offer DPoP with {ALG} (its discovery document has "
+                             f"dpop_signing_alg_values_supported: {algs!r}); log in without --dpop")
+    return wanted
 
 
 def _client_secret(opts: LoginOptions, ctx: Context, profile: Profile) -> str | None:

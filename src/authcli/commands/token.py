@@ -48,6 +48,11 @@ def run(opts: TokenOptions, ctx: Context) -> int:
         raise UsageError("--min-ttl must be a finite number of seconds, zero or more")
     if opts.format not in FORMATS:
         raise UsageError(f"unknown --format {opts.format!r}: use token, json or exec-credential")
-    record = Session(ctx, ctx.profile(opts.profile)).valid_record(min_ttl=opts.min_ttl)
+    profile = ctx.profile(opts.profile)
+    if profile.dpop and opts.format != "json":
+        raise UsageError(f"profile '{profile.name}' holds DPoP-bound tokens, which are useless without a proof "
+                         "signed by its key: use authcli call, proxy or exec, or --format json for the token "
+                         "and its type")
+    record = Session(ctx, profile).valid_record(min_ttl=opts.min_ttl)
     ctx.io.write_out(render(record, opts.format))
     return 0

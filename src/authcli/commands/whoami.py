@@ -61,7 +61,17 @@ def describe(ctx: Context, session: Session) -> dict[str, Any]:
         "renewable": record.refresh_token is not None or renews_by_asking,
         "storage": session.store.kind,
         "storage_location": session.store.location(name),
+        "dpop_jkt": _thumbprint(record.dpop_key),
     }
+
+
+def _thumbprint(key: str | None) -> str | None:
+    """The DPoP key's RFC 7638 thumbprint (what the server binds the tokens to), never the key."""
+    if not key:
+        return None
+    from ..dpop import prover
+
+    return prover(key).thumbprint
 
 
 def verify_target(profile: Profile) -> tuple[str, str, str | None]:
@@ -147,6 +157,8 @@ def render(info: dict[str, Any]) -> str:
         f"Refresh:  {_refresh_line(info)}",
         f"Storage:  {info['storage']}: {info['storage_location']}",
     ]
+    if info["dpop_jkt"]:
+        lines.append(f"Bound:    DPoP, key thumbprint {info['dpop_jkt']} (copied tokens are useless without the key)")
     if info["id_token_claims"]:
         if info.get("id_token_verified"):
             lines.append("ID token: verified (signature by the issuer's published key; iss, aud, exp)")

@@ -60,6 +60,7 @@ class OAuthFlow(HttpFlow):
         if not profile.token_endpoint or not profile.client_id:
             raise UsageError(f"profile '{profile.name}' has no token_endpoint or client_id; run authcli login again")
         super().__init__(profile, env, api_origin, clock, warn)
+        self._new_key: str | None = None
 
     # -- the token endpoint ------------------------------------------------------------------
 
@@ -85,27 +86,59 @@ class OAuthFlow(HttpFlow):
         return {name: getattr(self.profile, name) for name in ("scope", "audience", "resource")
                 if getattr(self.profile, name)}
 
-    def _token_request(self, form: dict[str, str], secret: str | None) -> tuple[httpx.Response, str, float]:
+    def _token_request(self, form: dict[str, str], secret: str | None,
+                       dpop_key: str | None = None) -> tuple[httpx.Response, str, float]:
         url = self.profile.token_endpoint or ""
         if form["grant_type"] != "refresh_token":
             # A refresh asks for what was granted (RFC 6749 6: no scope means the same scope);
             # repeating the requested scope fails where the grant came out narrower.
             form = {**self._extra_params(), **form}
         headers = {"Accept": "application/json", **self._client_auth(form, secret)}
-        sent_at = self.clock()
-        return fetch(self.profile, self.env, "POST", url, data=form, headers=headers), url, sent_at
+        if dpop_key is None:
+            sent_at = self.clock()
+            return fetch(self.profile, self.env, "POST", url, data=form, headers=headers), url, sent_at
+        from ..dpop import Prover, asks_for_nonce, remember_nonce
+
+        prover = Prover(dpop_key)
+        for attempt in (1, 2):
+            sent_at = self.clock()
+            response = fetch(self.profile, self.env, "POST", url, data=form,
+                             headers={**headers, "DPoP": prover.proof("POST", url)})
+            fresh_nonce = remember_nonce(url, response.headers)
+            if attempt == 1 and fresh_nonce and asks_for_nonce(response.status_code, response.headers,
+                                                               json_body(response)):
+                continue  # the server wants its nonce in the proof: once more, with it
+            break
+        return response, url, sent_at
 
     def _exchange(self, form: dict[str, str], secret: str | None) -> tuple[httpx.Response, str, float]:
         """A token request at login time: network failures are authcli's NetworkError."""
         try:
-            return self._token_request(form, secret)
+            return self._token_request(form, secret, self._login_key())
         except httpx.HTTPError as exc:
             raise translate(exc, self.profile.token_endpoint or "", self.profile.timeout) from None
+
+    def _login_key(self) -> str | None:
+        """A DPoP profile's key pair, made once per login (every poll of a device login uses it)."""
+        if not self.profile.dpop:
+            return None
+        if self._new_key is None:
+            from ..dpop import new_key
+
+            self._new_key = new_key()
+        return self._new_key
 
     def _grant(self, form: dict[str, str], secret: str | None, hint: str) -> TokenRecord:
         """Exchange ``form`` for a session; the client secret is kept with the tokens."""
         response, url, sent_at = self._exchange(form, secret)
-        return replace(login_result(response, url, sent_at, self.api_origin, hint, self.warn), client_secret=secret)
+        return self._bound(login_result(response, url, sent_at, self.api_origin, hint, self.warn), secret)
+
+    def _bound(self, record: TokenRecord, secret: str | None) -> TokenRecord:
+        """The login's record with the client secret and, for DPoP, the key it is bound to."""
+        if self.profile.dpop and record.token_type.lower() != "dpop":
+            raise LoginFailed(f"login failed: {host_port(self.profile.token_endpoint or '')} issued "
+                              f"{record.token_type} tokens, not DPoP-bound ones; check the client's DPoP settings")
+        return replace(record, client_secret=secret, dpop_key=self._login_key())
 
     def login(self, user: str | None, password: str | None, secret: str | None = None) -> TokenRecord:
         if self.profile.grant == "client-credentials":
@@ -161,7 +194,8 @@ class OAuthFlow(HttpFlow):
                 raise LoginFailed("login failed: the request was denied")
             if error == "expired_token":
                 raise LoginFailed(expired)
-            return login_result(response, url, sent_at, self.api_origin, "check the device flow settings", self.warn)
+            return self._bound(login_result(response, url, sent_at, self.api_origin, "check the device flow settings",
+                                            self.warn), None)
 
     def browser_login(self, io: IOStreams, secret: str | None, open_browser: bool, timeout: float) -> TokenRecord:
         """Authorization code with PKCE S256 (RFC 7636) and a loopback redirect (RFC 8252)."""
@@ -205,7 +239,7 @@ class OAuthFlow(HttpFlow):
         else:  # client credentials: no refresh token, just ask again
             form = {"grant_type": "client_credentials"}
         with refresh_exchange(self.profile.token_endpoint or "", self.profile.timeout):
-            response, url, sent_at = self._token_request(form, record.client_secret)
+            response, url, sent_at = self._token_request(form, record.client_secret, record.dpop_key)
         return refresh_result(response, url, sent_at, record, "check the profile's client settings", self.warn)
 
     def logout(self, record: TokenRecord) -> None:

@@ -12,6 +12,10 @@
 // Besides the provider's endpoints it serves, for the tests only:
 //   GET /_stats                     token endpoint answers counted as "<grant_type>:<status>"
 //   GET /_admin/ttl?access=S&device=S&id=S   lifetimes of access tokens, device codes and ID tokens issued from now on
+//
+// DPoP (RFC 9449) is on, as in oidc-provider 9 by default; with --require-dpop-nonce every
+// token request must carry the provider's DPoP nonce (the first answer is use_dpop_nonce).
+import crypto from 'node:crypto';
 import http from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -52,6 +56,9 @@ const configuration = {
     clientCredentials: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
+    dPoP: process.argv.includes('--require-dpop-nonce')
+      ? { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true }
+      : { enabled: true },
   },
   async issueRefreshToken(ctx, client) {
     return client.grantTypeAllowed('refresh_token');
@@ -96,7 +103,9 @@ server.listen(0, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, configuration);
   provider.on('grant.success', (ctx) => count(`${ctx.oidc.params.grant_type}:200`));
+  provider.on('grant.success', (ctx) => { if (ctx.get('dpop')) count('dpop'); });
   provider.on('grant.error', (ctx, err) => count(`${ctx.oidc.params?.grant_type}:${err.statusCode || 500}`));
+  provider.on('grant.error', (ctx, err) => count(`error:${err.error}`));
   provider.on('grant.revoked', () => count('grant.revoked'));
   callback = provider.callback();
   process.stdout.write(`${JSON.stringify({ url: issuer, clients })}\n`);
