@@ -152,6 +152,7 @@ def test_the_browser_and_client_credentials_flows_bind_too(cli: Cli, op: Provide
     from tests.integration.test_oauth_oidc_provider import start_browser_login
     from tests.servers.browser import Browser
 
+    op.ttl(access=2)
     proc, url = start_browser_login(cli, op, "--dpop")
     browser = Browser()
     browser.open(url)
@@ -163,8 +164,15 @@ def test_the_browser_and_client_credentials_flows_bind_too(cli: Cli, op: Provide
     service = cli.run(*login_args(op, "service", "client-credentials", "--profile", "svc", "--scope", "api:read",
                                   "--dpop"), AUTHCLI_CLIENT_SECRET=op.clients["service"]["client_secret"])
     assert service.code == 0, service
+    op.ttl(access=300)
     me = cli.run("call", "-p", "svc", "/me")
     assert me.code == 0 and json.loads(me.out)["client_id"] == "authcli-service", me
+    time.sleep(2.2)  # both expired: the browser session refreshes, the service asks again, both with proofs
+    assert cli.run("call", "/me").code == 0 and cli.run("call", "-p", "svc", "/me").code == 0
+    stats = op.stats()
+    assert stats["refresh_token:200"] == 1 and stats["client_credentials:200"] == 2, stats
+    verified = cli.run("whoami", "--verify", "--json")
+    assert verified.code == 0 and json.loads(verified.out)["id_token_verified"] is True, verified
     assert get_me(op, {"Authorization": "Bearer " + json.loads(cli.run("token", "-p", "svc", "--format",
                                                                          "json").out)["access_token"]}) == 401
 
