@@ -140,15 +140,22 @@ def test_the_lease_holder_killed_mid_refresh(tmp_path: Path, redis: Redis, serve
     assert one.run("token").out == result.out
 
 
+def stopped_past_its_lease(cli: Cli, point: str) -> subprocess.Popen[str]:
+    """`authcli token` SIGSTOPped at ``point`` of its refresh (AUTHCLI_TEST_PAUSE_AT) until its
+    lease (2 x AUTHCLI_TIMEOUT + 5 s = 7 s) has run out."""
+    holder = cli.popen("token", AUTHCLI_TIMEOUT="1", AUTHCLI_TEST_PAUSE_AT=point)
+    assert holder.stderr is not None
+    assert f"pausing {point}" in holder.stderr.readline()
+    holder.send_signal(signal.SIGSTOP)
+    time.sleep(7.5)
+    return holder
+
+
 def test_a_holder_stopped_past_its_lease_rereads_instead_of_refreshing(tmp_path: Path, redis: Redis,
                                                                        server: DevServer) -> None:
     one, two = fleet(tmp_path, redis, server, n=2)
     time.sleep(1.2)
-    holder = one.popen("token", AUTHCLI_TIMEOUT="1", AUTHCLI_TEST_PAUSE_AT="before-refresh")
-    assert holder.stderr is not None
-    assert "pausing before-refresh" in holder.stderr.readline()
-    holder.send_signal(signal.SIGSTOP)
-    time.sleep(7.5)  # past the lease's 7 s
+    holder = stopped_past_its_lease(one, "before-refresh")
     other = two.run("token")
     assert other.code == 0, other
     holder.send_signal(signal.SIGCONT)
@@ -175,11 +182,7 @@ def test_a_save_after_the_lease_is_lost_cannot_overwrite_a_newer_session(tmp_pat
     the newer session."""
     one, two = fleet(tmp_path, redis, server, n=2)
     time.sleep(1.2)
-    holder = one.popen("token", AUTHCLI_TIMEOUT="1", AUTHCLI_TEST_PAUSE_AT="before-save")
-    assert holder.stderr is not None
-    assert "pausing before-save" in holder.stderr.readline()
-    holder.send_signal(signal.SIGSTOP)
-    time.sleep(7.5)
+    holder = stopped_past_its_lease(one, "before-save")
     assert two.login(server.url, "--storage", "redis").code == 0
     newer = two.run("token").out
     holder.send_signal(signal.SIGCONT)
