@@ -188,8 +188,7 @@ class RedisStore:
     @contextmanager
     def lease(self, profile: str, timeout: float, ready: Callable[[], bool] | None = None) -> Iterator[bool]:
         """Hold the fleet's lease for ``profile``: yields True once held, or False when ``ready``
-        turns true first (another machine refreshed). LockTimeout-like StorageError after
-        ``timeout`` seconds."""
+        turns true first (another machine refreshed); LockTimeout after ``timeout`` seconds."""
         if self.env.get(DISABLE_LEASE_ENV) == "1":
             yield True
             return
