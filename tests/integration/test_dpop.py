@@ -118,6 +118,13 @@ def test_stolen_tokens_are_useless_without_the_key(cli: Cli, op: Provider) -> No
     assert get_me(op, {"Authorization": f"Bearer {access}"}) == 401
     assert get_me(op, {"Authorization": f"DPoP {access}", "DPoP": foreign_proof("GET", url, access)}) == 401
     assert api_stats(op) == {"dpop_scheme": 1, "wrong_key": 1}
+    # ...and by the provider's own userinfo endpoint.
+    userinfo = urllib.request.Request(op.url + "/me", headers={"Authorization": f"Bearer {access}"})
+    try:
+        urllib.request.urlopen(userinfo, timeout=30)
+        raise AssertionError("the provider accepted a DPoP-bound access token as Bearer")
+    except urllib.error.HTTPError as exc:
+        assert exc.code in (400, 401)
     # The refresh token, without a proof or with a thief's: refused by the provider.
     token_url = op.url + "/token"
     assert url
