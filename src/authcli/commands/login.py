@@ -322,7 +322,11 @@ def _join(ctx: Context, session: Session, saved: Profile) -> int:
 
 
 def _forget_old_copy(ctx: Context, old: Profile, name: str) -> None:
-    """The profile moved to another store: the tokens there are stale and must not linger."""
+    """The profile moved to another store: the tokens there are stale and must not linger,
+    except a fleet's shared session, which the other machines still use."""
+    if old.storage == "redis":
+        ctx.io.info("The shared session in Redis is left to the other machines (authcli logout there ends it).")
+        return
     try:
         make_store(old.storage, ctx.paths, ctx.env, effective(old, ctx.env, old.storage)).delete(name)
     except StorageError as exc:
