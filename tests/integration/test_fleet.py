@@ -314,3 +314,12 @@ def test_the_redis_password_kept_in_this_machines_keyring(tmp_path: Path, start_
     both = two.run("login", "--api-url", server.url, "--storage", "redis", "--password-stdin",
                    "--redis-password-stdin", input="x\n")
     assert both.code == 2 and "both read stdin" in both.err
+
+
+def test_a_machine_leaving_for_local_storage_leaves_the_fleet_its_session(tmp_path: Path, redis: Redis,
+                                                                         server: DevServer) -> None:
+    one, two = fleet(tmp_path, redis, server, n=2, access_ttl=300)
+    shared = one.run("token").out
+    moved = two.login(server.url, "--storage", "file")  # a session of its own now
+    assert moved.code == 0 and "left to the other machines" in moved.err, moved
+    assert one.run("token").out == shared and two.run("token").out != shared
