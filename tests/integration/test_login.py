@@ -26,8 +26,9 @@ def test_login_whoami_token_logout(cli: Cli, server: DevServer, storage: str) ->
     assert info["refresh_token"] is True and info["access_token_valid"] is True
     assert set(info) == {"profile", "api_url", "issuer", "client_id", "user", "scopes", "id_token_claims",
                          "expires_at", "expires_in", "access_token_valid", "refresh_token", "renewable", "storage",
-                         "storage_location"}
+                         "storage_location", "dpop_jkt"}
     assert info["issuer"] is None and info["scopes"] is None and info["id_token_claims"] is None
+    assert info["dpop_jkt"] is None
 
     token = cli.run("token")
     assert token.code == 0 and token.err == ""
