@@ -196,6 +196,16 @@ def test_wrong_types_in_the_login_answer(cli: Cli, hostile: HostileServer, behav
     assert not token_file(cli).exists()
 
 
+def test_impossible_time_claims_are_shown_not_crashed_on(cli: Cli, hostile: HostileServer) -> None:
+    """exp 1e300, iat -1e300, a year-10000 auth_time in an unverified ID token: no calendar has them."""
+    hostile.mode(login="impossible-times")
+    assert login(cli, hostile).returncode == 0
+    shown = cli.run("whoami")
+    assert shown.code == 0, shown
+    assert "exp:       1e+300" in shown.out and "iat:       -1e+300" in shown.out
+    assert "auth_time: 253402300800" in shown.out
+
+
 def test_unverified_claims_reach_the_terminal_neutralised(cli: Cli, hostile: HostileServer) -> None:
     hostile.mode(login="escape-claims")
     assert login(cli, hostile).returncode == 0

@@ -77,6 +77,8 @@ BEHAVIOURS: dict[str, Any] = {
     "escape-claims": lambda: tokens(accessToken=unsigned_jwt({
         "sub": "u-eve", "email": "eve@example.com", "name": "Eve \x1b]0;pwned\x07\x1b[2J\x1b[31mRed",
         "iat": int(time.time()), "exp": int(time.time()) + 300})),
+    "impossible-times": lambda: tokens(id_token=unsigned_jwt({"sub": "u-eve", "exp": 1e300, "iat": -1e300,
+                                                              "auth_time": 253402300800})),
     "me": lambda: {"email": "alice@example.com", "name": "Alice \x1b[31mRed\x1b[0m\x07"},
 }
 

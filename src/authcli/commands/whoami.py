@@ -169,7 +169,7 @@ def render(info: dict[str, Any]) -> str:
         for key in sorted(claims):
             value = claims[key]
             if key in TIME_CLAIMS and isinstance(value, (int, float)) and not isinstance(value, bool):
-                value = iso_utc(value)
+                value = _claim_time(value)
             elif not isinstance(value, str):
                 value = json.dumps(value, sort_keys=True)
             lines.append(f"  {key + ':':<{width + 1}} {value}")
@@ -177,6 +177,15 @@ def render(info: dict[str, Any]) -> str:
         lines.append(f"Verified: {json.dumps(info['verified'], sort_keys=True)}")
     # Claims are unverified text from a server: shown, never obeyed by the terminal.
     return "\n".join(printable(line) for line in lines) + "\n"
+
+
+def _claim_time(value: float) -> str:
+    """An unverified time claim as a date, or as the number it is when no calendar has it
+    (exp = 1e300, NaN): shown, never a crash."""
+    try:
+        return iso_utc(value) or ""
+    except (OverflowError, ValueError, OSError):
+        return json.dumps(value)
 
 
 def options(profile: str | None, json_: bool, verify: bool) -> WhoamiOptions:
