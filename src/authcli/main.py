@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 from .errors import AuthcliError, ExitCode, Interrupted
 
+NOT_ANSWERED = -1  # hot.py's "the full path must answer"
+
 
 def fast_options(args: list[str]) -> tuple[str, dict[str, object]] | None:
     """``COMMAND [ARGUMENT | OPTION VALUE | --option=value | FLAG]...`` for a command in
@@ -112,6 +114,16 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(f"authcli {__version__}\n")  # what the Typer app prints, without loading it
         return 0
+    if args and args[0] == "token":
+        from .hot import token
+
+        def hot() -> int:
+            answered = token(args, os.environ)
+            return NOT_ANSWERED if answered is None else answered
+
+        code = _guard(hot, debug)
+        if code != NOT_ANSWERED:
+            return code
     fast = fast_options(args)
     if fast is not None:
         return _guard(lambda: _run_fast(*fast), debug)

@@ -49,3 +49,104 @@ def test_the_guard_sees_the_refresh_path(cli: Cli, server: DevServer) -> None:
     expired_session(cli, server)
     assert {"httpx", "filelock"} <= set(loaded(cli, "token"))
     assert "typer" not in loaded(cli, "token")
+
+
+# -- hot.py: a plain `token` on the file store, answered without authcli's config or context ----
+
+WHICH = (
+    "import sys\n"
+    "from authcli.main import main\n"
+    "rc = main(sys.argv[1:])\n"
+    "sys.stderr.write('PATH:' + ('full' if 'authcli.context' in sys.modules else 'hot') + '\\n')\n"
+    "raise SystemExit(rc)\n"
+)
+
+
+def which(cli: Cli, *args: str, **env: str) -> tuple[str, subprocess.CompletedProcess[str]]:
+    proc = subprocess.run([sys.executable, "-c", WHICH, *args], capture_output=True, text=True,
+                          env={**cli.env, **env})
+    path = [ln for ln in proc.stderr.splitlines() if ln.startswith("PATH:")][0][len("PATH:"):]
+    return path, proc
+
+
+def hot_ready(cli: Cli, server: DevServer) -> str:
+    """Logged in on the file store, and one full-path `token` has written the summary."""
+    assert cli.login(server.url, "--storage", "file").code == 0
+    assert which(cli, "token")[0] == "full"
+    path, proc = which(cli, "token")
+    assert path == "hot" and proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def group_writable(cli: Cli) -> None:
+    (cli.home / "state").chmod(0o770)
+
+
+def config_edited(cli: Cli) -> None:
+    config = cli.home / "config.toml"
+    config.write_text(config.read_text().replace("127.0.0.1", "localhost"))  # another origin
+
+
+def record_for_another_origin(cli: Cli) -> None:
+    import json
+
+    path = cli.home / "state" / "tokens" / "default.json"
+    record = json.loads(path.read_text())
+    record["api_origin"] = "https://elsewhere.example:443"
+    path.write_text(json.dumps(record))
+
+
+def record_is_a_symlink(cli: Cli) -> None:
+    path = cli.home / "state" / "tokens" / "default.json"
+    target = cli.home / "elsewhere.json"
+    target.write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(target)
+
+
+# What makes the hot path step aside: (what is done, extra arguments, environment, the full
+# path's exit code). In every case the full path must answer as it would have without hot.py.
+@pytest.mark.parametrize(("spoil", "args", "env", "code"), [
+    (None, ["--min-ttl", "10"], {}, 0),
+    (None, ["--format", "json"], {}, 0),
+    (None, ["-p", "nosuch"], {}, 2),
+    (None, [], {"AUTHCLI_STORAGE": "keyring"}, None),
+    (None, [], {"AUTHCLI_PROFILE": "nosuch"}, 2),
+    (group_writable, [], {}, 6),
+    (config_edited, [], {}, 4),  # the profile now points elsewhere: the full path refuses the old session
+    (record_for_another_origin, [], {}, 4),
+    (record_is_a_symlink, [], {}, 6),
+], ids=["min-ttl", "json", "unknown profile", "storage override", "AUTHCLI_PROFILE", "group-writable dir",
+        "config edited", "record for another origin", "record is a symlink"])
+def test_the_hot_path_steps_aside(cli: Cli, server: DevServer, spoil: object, args: list[str],
+                                  env: dict[str, str], code: int | None) -> None:
+    hot_ready(cli, server)
+    if spoil is not None:
+        spoil(cli)  # type: ignore[operator]
+    path, proc = which(cli, "token", *args, **env)
+    assert path == "full", proc.stderr
+    if code is not None:
+        assert proc.returncode == code, proc.stderr
+
+
+def test_the_hot_path_answers_what_the_full_path_answers(cli: Cli, server: DevServer) -> None:
+    token = hot_ready(cli, server)
+    assert which(cli, "token", "-p", "default")[0] == "hot"
+    assert which(cli, "token", "--profile=default")[1].stdout == token
+    assert cli.run("token", "--min-ttl", "1").out == token  # the full path, same token
+
+
+def test_an_expiring_token_is_left_to_the_engine(cli: Cli, server: DevServer) -> None:
+    """Inside the refresh margin the hot path does not answer: the full path refreshes, once."""
+    hot_ready(cli, server)
+    import json
+    import time
+
+    path = cli.home / "state" / "tokens" / "default.json"
+    record = json.loads(path.read_text())
+    record["expires_at"] = time.time() + 20
+    record["obtained_at"] = record["expires_at"] - 300  # a 300 s token: its margin is 30 s
+    path.write_text(json.dumps(record))
+    where, proc = which(cli, "token")
+    assert where == "full" and proc.returncode == 0, proc.stderr
+    assert server.stats()["refreshes"] == 1

@@ -55,4 +55,32 @@ def run(opts: TokenOptions, ctx: Context) -> int:
                          "and its type")
     record = Session(ctx, profile).valid_record(min_ttl=opts.min_ttl)
     ctx.io.write_out(render(record, opts.format))
+    if opts.format == "token" and profile.storage == "file":
+        _remember(ctx)
     return 0
+
+
+def _remember(ctx: Context) -> None:
+    """The summary hot.py answers the next plain `authcli token` from."""
+    from ..config import Config, check_profile_name
+    from ..errors import AuthcliError
+    from ..hot import remember
+    from ..urls import origin_str
+
+    def summarise() -> dict[str, object]:
+        config = Config.load(ctx.paths.config_file)
+        profiles = {}
+        for name, profile in config.profiles.items():
+            try:
+                check_profile_name(name)
+            except UsageError:
+                continue
+            if profile.api_url:
+                profiles[name] = {"api_origin": origin_str(profile.api_url), "storage": profile.storage,
+                                  "dpop": profile.dpop}
+        return {"current": config.current, "profiles": profiles}
+
+    try:
+        remember(str(ctx.paths.config_dir), str(ctx.paths.state_dir), str(ctx.paths.config_file), summarise)
+    except AuthcliError:
+        pass  # only a shortcut: the token was printed

@@ -1,0 +1,181 @@
+"""`authcli token` on its hottest path, without loading the rest of authcli.
+
+A plain `authcli token` whose file-store token is still good spent most of its time
+importing (dataclasses, pathlib, tomllib, typing, the config and context modules: ~28 ms of
+~65 ms on the project's machine). This module answers that case with os and json alone.
+
+It reads a summary of config.toml (no secret: each profile's API origin, storage and DPoP
+flag, and the current profile) that the full path writes beside the tokens
+(``remember``), valid only while config.toml has the device, inode, size and mtime it had
+when the summary was made. It answers only when everything is plain, and otherwise returns
+None and the full path runs, which words every error and refreshes:
+- the command line is `token`, optionally with `-p/--profile NAME`;
+- AUTHCLI_STORAGE and test switches are not set;
+- the summary matches config.toml, and names the profile, with file storage and no DPoP;
+- every directory from authcli's own down to the tokens is a directory of this user's that
+  nobody else can write (what fsutil.check_private_dir demands), the record is a regular
+  file opened without following a symlink, is a version-1 record for the profile's API
+  origin, and its access token is good for longer than the refresh margin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import time
+
+SUMMARY = "hot-profiles.json"
+RECORD_VERSION = 1
+MAX_RECORD = 1024 * 1024
+NOT_HOT = ("AUTHCLI_STORAGE", "AUTHCLI_TEST_DISABLE_LOCK", "AUTHCLI_TEST_PAUSE_AT", "AUTHCLI_TEST_DISABLE_REDIS_LEASE")
+
+
+def dirs(env: os._Environ[str] | dict[str, str]) -> tuple[str, str, str] | None:
+    """(config dir, state dir, the outermost of them above the tokens: config.Paths.top) as
+    config.Paths has them, or None where only platformdirs knows (not Linux). A wrong guess
+    finds no summary naming these directories, and the full path runs."""
+    root = env.get("AUTHCLI_CONFIG_DIR")
+    if root:
+        base = os.path.realpath(os.path.expanduser(root))
+        return base, os.path.join(base, "state"), base
+    if sys.platform != "linux":
+        return None
+    config = env.get("XDG_CONFIG_HOME", "")
+    state = env.get("XDG_STATE_HOME", "")
+    config = os.path.join(config if config.strip() else os.path.expanduser("~/.config"), "authcli")
+    state = os.path.join(state if state.strip() else os.path.expanduser("~/.local/state"), "authcli")
+    tokens = os.path.join(state, "tokens")
+    top = config if os.path.commonpath([tokens, config]) == config else state
+    return config, state, top
+
+
+def fingerprint(path: str) -> list[int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns]
+
+
+def _private(directory: str) -> bool:
+    try:
+        info = os.stat(directory)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+
+
+def _profile_flag(args: list[str]) -> tuple[bool, str | None]:
+    """(whether the command line is plain, the -p/--profile value)."""
+    rest = args[1:]
+    if not rest:
+        return True, None
+    if len(rest) == 2 and rest[0] in ("-p", "--profile") and not rest[1].startswith("-"):
+        return True, rest[1]
+    if len(rest) == 1 and rest[0].startswith("--profile=") and len(rest[0]) > len("--profile="):
+        return True, rest[0][len("--profile="):]
+    return False, None
+
+
+def token(args: list[str], env: os._Environ[str] | dict[str, str]) -> int | None:
+    """Print the token and return 0, or None: the full path must answer."""
+    plain, flag = _profile_flag(args)
+    if not plain or any(env.get(name) for name in NOT_HOT):
+        return None
+    where = dirs(env)
+    if where is None:
+        return None
+    config_dir, state_dir, top = where
+    summary = _read_json(os.path.join(state_dir, SUMMARY), 64 * 1024)
+    if not isinstance(summary, dict) or summary.get("dirs") != [config_dir, state_dir]:
+        return None
+    if not _private(config_dir) or summary.get("config") != fingerprint(os.path.join(config_dir, "config.toml")):
+        return None
+    name = flag or env.get("AUTHCLI_PROFILE") or summary.get("current") or "default"
+    profile = (summary.get("profiles") or {}).get(name)
+    if not isinstance(profile, dict) or profile.get("storage") != "file" or profile.get("dpop"):
+        return None
+    tokens = os.path.join(state_dir, "tokens")
+    chain = [tokens]
+    while chain[-1] != top and len(chain) < 8:
+        chain.append(os.path.dirname(chain[-1]))
+    if chain[-1] != top or not all(_private(d) for d in chain):
+        return None
+    record = _read_json(os.path.join(tokens, f"{name}.json"), MAX_RECORD)
+    access = _usable(record, profile.get("api_origin"), time.time())
+    if access is None:
+        return None
+    sys.stdout.write(access + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _read_json(path: str, cap: int) -> object:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, cap + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > cap:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _usable(record: object, api_origin: object, now: float) -> str | None:
+    """The access token when the record is a plain version-1 record for ``api_origin`` whose
+    token outlives the refresh margin (tokens.refresh_margin, session.usable)."""
+    if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
+        return None
+    access, expires, obtained = record.get("access_token"), record.get("expires_at"), record.get("obtained_at")
+    if not isinstance(access, str) or not access or record.get("api_origin") != api_origin:
+        return None
+    if record.get("dpop_key") is not None or record.get("token_type", "Bearer") != "Bearer":
+        return None
+    if expires is None:
+        return access  # an unknown expiry counts as valid until the API answers 401
+    if not _number(expires) or not _number(obtained):
+        return None
+    lifetime = max(0.0, expires - obtained)
+    margin = min(max(0.1 * lifetime, 30.0), 300.0, lifetime / 2) if lifetime > 0 else 0.0
+    return access if expires - now > margin else None
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+        and value not in (float("inf"), float("-inf"))
+
+
+def remember(config_dir: str, state_dir: str, config_file: str, summarise: object) -> None:
+    """Write the summary for ``token`` (full path, after a token was printed), unless it is
+    current; ``summarise()`` gives {"current", "profiles"} from config.toml loaded afresh. A
+    config.toml that changes meanwhile leaves no summary: the next run takes the full path."""
+    path = os.path.join(state_dir, SUMMARY)
+    before = fingerprint(config_file)
+    existing = _read_json(path, 64 * 1024)
+    if before is None or (isinstance(existing, dict) and existing.get("config") == before
+                          and existing.get("dirs") == [config_dir, state_dir]):
+        return
+    content = summarise()  # type: ignore[operator]
+    if fingerprint(config_file) != before:
+        return
+    from pathlib import Path
+
+    from .fsutil import atomic_write
+
+    data = {"dirs": [config_dir, state_dir], "config": before, **content}
+    try:
+        atomic_write(Path(path), json.dumps(data).encode())
+    except OSError:
+        pass  # only a shortcut

@@ -1,0 +1,29 @@
+"""hot.py answers only when the full path would hand out the same token (a property)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from authcli.hot import _usable
+from authcli.tokens import TokenRecord, refresh_margin
+
+ORIGIN = "https://api.example.com:443"
+NOW = 1_800_000_000.0
+
+
+@given(
+    expires_in=st.one_of(st.none(), st.floats(min_value=-1e6, max_value=1e6)),
+    lifetime=st.floats(min_value=0, max_value=1e6),
+    token_type=st.sampled_from(["Bearer", "DPoP"]),
+    origin=st.sampled_from([ORIGIN, "https://elsewhere.example:443"]),
+)
+def test_hot_answers_only_what_the_engine_would(expires_in: float | None, lifetime: float, token_type: str,
+                                                origin: str) -> None:
+    expires = None if expires_in is None else NOW + expires_in
+    obtained = NOW if expires is None else expires - lifetime
+    record = TokenRecord("at", "rt", expires, obtained, origin, token_type=token_type)
+    data = {"version": 1, **{k: getattr(record, k) for k in ("access_token", "refresh_token", "expires_at",
+                                                              "obtained_at", "api_origin", "token_type")}}
+    engine = origin == ORIGIN and token_type == "Bearer" and record.valid_for(NOW, refresh_margin(record.lifetime))
+    assert (_usable(data, ORIGIN, NOW) == "at") == engine
