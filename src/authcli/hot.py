@@ -141,7 +141,7 @@ def _usable(record: object, api_origin: object, now: float) -> str | None:
     access, expires, obtained = record.get("access_token"), record.get("expires_at"), record.get("obtained_at")
     if not isinstance(access, str) or not access or record.get("api_origin") != api_origin:
         return None
-    if record.get("dpop_key") is not None or record.get("token_type", "Bearer") != "Bearer":
+    if record.get("dpop_key") is not None or str(record.get("token_type", "Bearer")).lower() != "bearer":
         return None
     if expires is None:
         return access  # an unknown expiry counts as valid until the API answers 401
