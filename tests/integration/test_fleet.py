@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli, DevServer, Redis, Result, base_env, one_error_line
-from tests.integration.test_refresh import slow
+from tests.integration.test_refresh import slow, wait_for
 
 
 @pytest.fixture
@@ -217,7 +217,7 @@ def test_redis_stopped_and_started_mid_run(tmp_path: Path, redis: Redis, server:
     procs = [clis[i % 4].popen("token") for i in range(8)]
     wait_for(lambda: server.stats()["refresh_requests"] == 1, "the refresh")
     redis.stop()
-    wait_for(lambda: sum(p.poll() is not None for p in procs) == 7, "the waiters to give up", timeout=120)
+    wait_for(lambda: sum(p.poll() is not None for p in procs) == 7, "the waiters to give up", limit=120)
     redis.start()
     results = [Result(p.wait(timeout=120), *p.communicate()) for p in procs]
     failed = [r for r in results if r.code != 0]
@@ -287,14 +287,6 @@ def test_a_password_in_redis_url_is_not_written_to_config(tmp_path: Path, redis:
     assert ok.code == 0, ok
     assert f'redis_url = "{redis.url}"' in (cli.home / "config.toml").read_text()
     assert cli.run("token").code == 0  # the URL from config.toml, with no environment
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.mark.keyring
