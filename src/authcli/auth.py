@@ -1,8 +1,10 @@
 """httpx.Auth that attaches the session's token, only for the API's own origin.
 
-On a 401 it asks the refresh engine for a token other than the rejected one (a sibling's
-fresh token when there is one, else one refresh) and replays the request exactly once;
-a body streamed from stdin cannot be replayed, so then it only refreshes for next time.
+Bearer, or for a DPoP-bound session (dpop.py) the DPoP scheme with a fresh proof per
+request, retried once when the API asks for its nonce. On a 401 it asks the refresh engine
+for a token other than the rejected one (a sibling's fresh token when there is one, else one
+refresh) and replays the request exactly once; a body streamed from stdin cannot be
+replayed, so then it only refreshes for next time.
 """
 
 from __future__ import annotations
