@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re  # json imports it anyway
 import stat
 import sys
 import time
@@ -29,6 +30,7 @@ import time
 SUMMARY = "hot-profiles.json"
 RECORD_VERSION = 1
 MAX_RECORD = 1024 * 1024
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # config.check_profile_name's
 NOT_HOT = ("AUTHCLI_STORAGE", "AUTHCLI_TEST_DISABLE_LOCK", "AUTHCLI_TEST_PAUSE_AT", "AUTHCLI_TEST_DISABLE_REDIS_LEASE")
 
 
@@ -94,7 +96,10 @@ def token(args: list[str], env: os._Environ[str] | dict[str, str]) -> int | None
     if not _private(config_dir) or summary.get("config") != fingerprint(os.path.join(config_dir, "config.toml")):
         return None
     name = flag or env.get("AUTHCLI_PROFILE") or summary.get("current") or "default"
-    profile = (summary.get("profiles") or {}).get(name)
+    profiles = summary.get("profiles")
+    if not isinstance(name, str) or not _PROFILE_NAME.match(name) or not isinstance(profiles, dict):
+        return None
+    profile = profiles.get(name)
     if not isinstance(profile, dict) or profile.get("storage") != "file" or profile.get("dpop"):
         return None
     tokens = os.path.join(state_dir, "tokens")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authcli.hot import _usable
+from authcli.hot import SUMMARY, _usable, fingerprint, token
 from authcli.tokens import TokenRecord, refresh_margin
 
 ORIGIN = "https://api.example.com:443"
@@ -27,3 +31,19 @@ def test_hot_answers_only_what_the_engine_would(expires_in: float | None, lifeti
                                                               "obtained_at", "api_origin", "token_type")}}
     engine = origin == ORIGIN and token_type != "DPoP" and record.valid_for(NOW, refresh_margin(record.lifetime))
     assert (_usable(data, ORIGIN, NOW) == "at") == engine
+
+
+def test_a_tampered_summary_is_stepped_around(tmp_path: Path) -> None:
+    """hot.token never trips over its own summary: anything odd in it means the full path."""
+    base = str(tmp_path)
+    os.makedirs(os.path.join(base, "state", "tokens"), mode=0o700)
+    os.chmod(base, 0o700)
+    config = os.path.join(base, "config.toml")
+    with open(config, "w") as handle:
+        handle.write("[profiles.default]\\n")
+    for odd in ({"current": ["x"]}, {"current": "../../etc"}, {"profiles": ["x"]}, {"profiles": {"default": 1}}):
+        summary = {"dirs": [base, os.path.join(base, "state")], "config": fingerprint(config),
+                   "current": None, "profiles": {}, **odd}
+        with open(os.path.join(base, "state", SUMMARY), "w") as handle:
+            handle.write(json.dumps(summary))
+        assert token(["token"], {"AUTHCLI_CONFIG_DIR": base}) is None, odd
