@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -21,15 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NotLoggedIn, UsageError
+from .rules import PROFILE_NAME
 
 DEFAULT_PROFILE = "default"
 STORAGES = ("keyring", "file", "redis")
-_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def check_profile_name(name: str) -> str:
     """Profile names become file names (tokens, locks): no separators, no '..', nothing hidden."""
-    if not _PROFILE_NAME.match(name):
+    if not PROFILE_NAME.match(name):
         raise UsageError(
             f"invalid profile name {name!r}: use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )

@@ -9,7 +9,8 @@ flag, and the current profile) that the full path writes beside the tokens
 (``remember``), valid only while config.toml has the device, inode, size and mtime it had
 when the summary was made. It answers only when everything is plain, and otherwise returns
 None and the full path runs, which words every error and refreshes:
-- the command line is `token`, optionally with `-p/--profile NAME`;
+- the command line is `token`, optionally with `-p/--profile NAME` (as main.fast_options
+  parses it: no second parser here);
 - AUTHCLI_STORAGE and test switches are not set;
 - the summary matches config.toml, and names the profile, with file storage and no DPoP;
 - every directory from authcli's own down to the tokens is a directory of this user's that
@@ -22,15 +23,15 @@ from __future__ import annotations
 
 import json
 import os
-import re  # json imports it anyway
 import stat
 import sys
 import time
 
+from .rules import PROFILE_NAME, refresh_margin
+
 SUMMARY = "hot-profiles.json"
 RECORD_VERSION = 1
 MAX_RECORD = 1024 * 1024
-_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # config.check_profile_name's
 NOT_HOT = ("AUTHCLI_STORAGE", "AUTHCLI_TEST_DISABLE_LOCK", "AUTHCLI_TEST_PAUSE_AT", "AUTHCLI_TEST_DISABLE_REDIS_LEASE")
 
 
@@ -69,22 +70,11 @@ def _private(directory: str) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
 
-def _profile_flag(args: list[str]) -> tuple[bool, str | None]:
-    """(whether the command line is plain, the -p/--profile value)."""
-    rest = args[1:]
-    if not rest:
-        return True, None
-    if len(rest) == 2 and rest[0] in ("-p", "--profile") and not rest[1].startswith("-"):
-        return True, rest[1]
-    if len(rest) == 1 and rest[0].startswith("--profile=") and len(rest[0]) > len("--profile="):
-        return True, rest[0][len("--profile="):]
-    return False, None
-
-
-def token(args: list[str], env: os._Environ[str] | dict[str, str]) -> int | None:
-    """Print the token and return 0, or None: the full path must answer."""
-    plain, flag = _profile_flag(args)
-    if not plain or any(env.get(name) for name in NOT_HOT):
+def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> int | None:
+    """Print the token and return 0, or None: the full path must answer. ``params``: the
+    command line as main.fast_options parsed it (from the generated fastspec)."""
+    flag = params.get("profile")
+    if params.get("min_ttl") or params.get("format_") != "token" or any(env.get(name) for name in NOT_HOT):
         return None
     where = dirs(env)
     if where is None:
@@ -97,7 +87,7 @@ def token(args: list[str], env: os._Environ[str] | dict[str, str]) -> int | None
         return None
     name = flag or env.get("AUTHCLI_PROFILE") or summary.get("current") or "default"
     profiles = summary.get("profiles")
-    if not isinstance(name, str) or not _PROFILE_NAME.match(name) or not isinstance(profiles, dict):
+    if not isinstance(name, str) or not PROFILE_NAME.match(name) or not isinstance(profiles, dict):
         return None
     profile = profiles.get(name)
     if not isinstance(profile, dict) or profile.get("storage") != "file" or profile.get("dpop"):
@@ -140,7 +130,7 @@ def _read_json(path: str, cap: int) -> object:
 
 def _usable(record: object, api_origin: object, now: float) -> str | None:
     """The access token when the record is a plain version-1 record for ``api_origin`` whose
-    token outlives the refresh margin (tokens.refresh_margin, session.usable)."""
+    token outlives the refresh margin (as session.usable has it)."""
     if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
         return None
     access, expires, obtained = record.get("access_token"), record.get("expires_at"), record.get("obtained_at")
@@ -152,9 +142,7 @@ def _usable(record: object, api_origin: object, now: float) -> str | None:
         return access  # an unknown expiry counts as valid until the API answers 401
     if not _number(expires) or not _number(obtained):
         return None
-    lifetime = max(0.0, expires - obtained)
-    margin = min(max(0.1 * lifetime, 30.0), 300.0, lifetime / 2) if lifetime > 0 else 0.0
-    return access if expires - now > margin else None
+    return access if expires - now > refresh_margin(max(0.0, expires - obtained)) else None
 
 
 def _number(value: object) -> bool:

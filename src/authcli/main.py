@@ -114,17 +114,17 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(f"authcli {__version__}\n")  # what the Typer app prints, without loading it
         return 0
-    if args and args[0] == "token":
+    fast = fast_options(args)
+    if fast is not None and fast[0] == "token":
         from .hot import token
 
         def hot() -> int:
-            answered = token(args, os.environ)
+            answered = token(fast[1], os.environ)
             return NOT_ANSWERED if answered is None else answered
 
         code = _guard(hot, debug)
         if code != NOT_ANSWERED:
             return code
-    fast = fast_options(args)
     if fast is not None:
         return _guard(lambda: _run_fast(*fast), debug)
 

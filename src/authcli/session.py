@@ -18,7 +18,8 @@ import time
 from typing import TYPE_CHECKING
 
 from .errors import AuthError, Fenced, LockTimeout, NotLoggedIn, SessionExpired, StorageError, UsageError
-from .tokens import TokenRecord, humanize, refresh_margin
+from .rules import refresh_margin
+from .tokens import TokenRecord, humanize
 from .urls import origin_str
 
 if TYPE_CHECKING:

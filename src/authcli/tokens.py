@@ -114,13 +114,6 @@ class TokenRecord:
         return record
 
 
-def refresh_margin(lifetime: float | None) -> float:
-    """How long before expiry to refresh: 10% of the lifetime within [30 s, 300 s], at most half of it."""
-    if lifetime is None or lifetime <= 0:
-        return 0.0
-    return min(max(0.1 * lifetime, 30.0), 300.0, lifetime / 2)
-
-
 def _field(data: Mapping[str, Any], *names: str) -> Any:
     for name in names:
         if name in data and data[name] is not None:

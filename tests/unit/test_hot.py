@@ -9,8 +9,10 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from authcli.fastspec import DEFAULTS
 from authcli.hot import SUMMARY, _usable, fingerprint, token
-from authcli.tokens import TokenRecord, refresh_margin
+from authcli.rules import refresh_margin
+from authcli.tokens import TokenRecord
 
 ORIGIN = "https://api.example.com:443"
 NOW = 1_800_000_000.0
@@ -46,4 +48,4 @@ def test_a_tampered_summary_is_stepped_around(tmp_path: Path) -> None:
                    "current": None, "profiles": {}, **odd}
         with open(os.path.join(base, "state", SUMMARY), "w") as handle:
             handle.write(json.dumps(summary))
-        assert token(["token"], {"AUTHCLI_CONFIG_DIR": base}) is None, odd
+        assert token(dict(DEFAULTS["token"]), {"AUTHCLI_CONFIG_DIR": base}) is None, odd

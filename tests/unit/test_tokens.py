@@ -5,6 +5,7 @@ from typing import Any
 import jwt
 import pytest
 
+from authcli.rules import refresh_margin
 from authcli.tokens import (
     MalformedRecord,
     MalformedResponse,
@@ -12,7 +13,6 @@ from authcli.tokens import (
     humanize,
     jwt_claims,
     record_from_response,
-    refresh_margin,
 )
 
 ORIGIN = "https://api.example.com:443"
