@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .errors import StorageError, UsageError
+from .rules import dir_problem
 
 T = TypeVar("T")
 
@@ -27,18 +28,18 @@ def check_private_dir(path: Path) -> bool:
         return False
     except OSError as exc:
         raise StorageError(f"cannot use {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISDIR(info.st_mode):
+    problem = dir_problem(info)
+    if problem == "not a directory":
         raise StorageError(f"{path} is not a directory; move it away so authcli can create its own")
-    if hasattr(os, "geteuid"):
-        if info.st_uid != os.geteuid():
-            raise StorageError(
-                f"{path} belongs to another user (uid {info.st_uid}), who could read or replace the sessions "
-                f"in it; remove it, or make it yours with: chown {os.geteuid()} {path}"
-            )
-        if info.st_mode & 0o022:
-            raise StorageError(
-                f"{path} is writable by other users, who could replace the files in it; fix it with: chmod go-w {path}"
-            )
+    if problem == "another owner":
+        raise StorageError(
+            f"{path} belongs to another user (uid {info.st_uid}), who could read or replace the sessions "
+            f"in it; remove it, or make it yours with: chown {os.geteuid()} {path}"
+        )
+    if problem == "writable by others":
+        raise StorageError(
+            f"{path} is writable by other users, who could replace the files in it; fix it with: chmod go-w {path}"
+        )
     return True
 
 

@@ -27,7 +27,7 @@ import stat
 import sys
 import time
 
-from .rules import PROFILE_NAME, refresh_margin
+from .rules import PROFILE_NAME, dir_problem, refresh_margin
 
 SUMMARY = "hot-profiles.json"
 RECORD_VERSION = 1
@@ -64,10 +64,9 @@ def fingerprint(path: str) -> list[int] | None:
 
 def _private(directory: str) -> bool:
     try:
-        info = os.stat(directory)
+        return dir_problem(os.stat(directory)) is None
     except OSError:
         return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
 
 def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> int | None:

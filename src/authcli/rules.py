@@ -1,10 +1,12 @@
 """Rules the full path and hot.py both apply, in a module that imports nothing heavy, so the
-hottest `authcli token` cannot drift from the engine: when to refresh, and what a profile
-name may be (it becomes a file name)."""
+hottest `authcli token` cannot drift from the engine: when to refresh, what a profile name
+may be (it becomes a file name), and what makes a directory fit to hold sessions."""
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -14,3 +16,16 @@ def refresh_margin(lifetime: float | None) -> float:
     if lifetime is None or lifetime <= 0:
         return 0.0
     return min(max(0.1 * lifetime, 30.0), 300.0, lifetime / 2)
+
+
+def dir_problem(info: os.stat_result) -> str | None:
+    """Why a directory may not hold sessions ("not a directory", "another owner", "writable by
+    others"), or None when it may: as ssh refuses a ~/.ssh others could write."""
+    if not stat.S_ISDIR(info.st_mode):
+        return "not a directory"
+    if hasattr(os, "geteuid"):
+        if info.st_uid != os.geteuid():
+            return "another owner"
+        if info.st_mode & 0o022:
+            return "writable by others"
+    return None
