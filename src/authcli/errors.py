@@ -11,7 +11,8 @@ called, never further up.
     ├── AuthError (4)
     │   ├── NotLoggedIn              no stored session for the profile
     │   ├── LoginFailed              the server rejected the credentials
-    │   └── SessionExpired           the refresh token was rejected; tokens were cleared
+    │   ├── SessionExpired           the server said invalid_grant (RFC 6749 5.2); tokens were cleared
+    │   └── RefreshRefused           any other refusal of a refresh (flows/): the session is kept
     ├── NetworkError (5)             unreachable, timeout, TLS, 5xx, an answer that is not the protocol
     └── StorageError (6)
         ├── KeyringUnavailable       no usable keyring backend, or it is locked

@@ -132,7 +132,7 @@ class Session:
 
     def _refresh_locked(self, record: TokenRecord, rejected: str | None) -> TokenRecord:
         """Refresh ``record`` (re-read under the lock). Only call with the profile lock held."""
-        from .flows import RefreshMalformed, RefreshRejected, RefreshTransient
+        from .flows import RefreshMalformed, RefreshRefused, RefreshRejected, RefreshTransient
 
         name = self.profile.name
         flow = self.ctx.flow(self.profile, self.api_origin)
@@ -164,7 +164,8 @@ class Session:
                 return current  # another writer rotated it meanwhile: adopt its tokens
             self.store.delete(name)
             raise SessionExpired(f"session expired, run {login_hint(name)}") from None
-        except (RefreshTransient, RefreshMalformed) as exc:
+        except (RefreshTransient, RefreshMalformed, RefreshRefused) as exc:
+            # No verdict on the grant: the session stays as it is, whatever this attempt met.
             left = record.seconds_left(self.ctx.clock())
             if rejected is None and record.valid_for(self.ctx.clock()):
                 when = "with an unknown expiry" if left is None else f"which expires {humanize(left)}"

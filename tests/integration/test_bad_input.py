@@ -273,6 +273,6 @@ def test_server_text_reaches_the_terminal_neutralised(cli: Cli, server: DevServe
     server.fault(mode="status", status=400, times=1,
                  body={"error": "invalid_request", "error_description": "bad \x1b[2J\x1b]0;pwned\x07 request"})
     result = cli.run("token")
-    assert result.code == 1, result
+    assert result.code == 4, result
     line = one_error_line(result)
     assert "\x1b" not in line and "\x07" not in line and "\\x1b[2J" in line

@@ -127,11 +127,38 @@ def test_invalid_grant_ends_the_session_but_keeps_the_profile(cli: Cli, server: 
     assert [(p["name"], p["session"]) for p in profiles] == [("default", "none")]
 
 
+REFUSALS = [  # (status, error): refusals of this attempt, none a verdict on the grant
+    (401, "invalid_client"),  # RFC 6749 5.2: a bad client_secret_basic
+    (400, "invalid_client"),
+    (400, "invalid_dpop_proof"),  # the proof's iat outside the server's window: a skewed clock
+    (400, "use_dpop_nonce"),  # still asking after the one retry
+    (400, "invalid_request"),
+    (400, "unauthorized_client"),
+    (401, None),  # a bare 401, no OAuth error at all
+    (401, "invalid_token"),
+]
+
+
+@pytest.mark.parametrize(("status", "error"), REFUSALS, ids=lambda v: str(v))
+def test_only_invalid_grant_ends_a_session(cli: Cli, server: DevServer, status: int, error: str | None) -> None:
+    expired_session(cli, server)
+    body = {"error": error, "error_description": "refused"} if error else {"message": "refused"}
+    server.fault(mode="status", status=status, body=body, times=1)
+    result = cli.run("token")
+    assert result.code == 4, result
+    line = one_error_line(result)
+    assert f"refused the refresh (HTTP {status}" in line and "the session is kept" in line, line
+    assert server.stats()["refresh_requests"] == 1  # nothing more spent
+    # The session is still there, and the next attempt (the server now willing) refreshes with it.
+    assert cli.run("token").code == 0
+    assert server.stats()["refreshes"] == 1 and server.stats()["reuse_detections"] == 0
+
+
 def test_session_expired_names_a_non_default_profile(cli: Cli, server: DevServer) -> None:
     server.configure(access_ttl=1)
     cli.login(server.url, "--storage", "file", "--profile", "ci")
     time.sleep(1.2)
-    server.fault(mode="status", status=401, times=1)
+    server.fault(mode="status", status=401, body={"error": "invalid_grant"}, times=1)
     result = cli.run("token", "--profile", "ci")
     assert one_error_line(result) == "authcli: session expired, run authcli login --profile ci"
 

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from ..errors import AuthcliError, NetworkError
+from ..errors import AuthcliError, AuthError, NetworkError
 
 if TYPE_CHECKING:
     from ..tokens import TokenRecord
 
 
 class RefreshRejected(AuthcliError):
-    """The server refused the refresh token (400/401, e.g. invalid_grant): the session may be over."""
+    """The server's verdict that the grant is dead (RFC 6749 5.2 ``invalid_grant``): the session is over."""
+
+
+class RefreshRefused(AuthError):
+    """The server refused this attempt for another reason (invalid_client, invalid_dpop_proof, a
+    nonce still wanted, an unknown 400/401): no verdict on the grant, so the session is kept."""
 
 
 class RefreshTransient(NetworkError):

@@ -13,13 +13,27 @@ from ..config import Profile
 from ..errors import AuthcliError, LoginFailed, NetworkError
 from ..http import AnswerTooLarge, describe_body, host_port, json_body, server_message, translate
 from ..tokens import MalformedResponse, TokenRecord, record_from_response
-from . import RefreshMalformed, RefreshRejected, RefreshTransient
+from . import RefreshMalformed, RefreshRefused, RefreshRejected, RefreshTransient
 
 TRANSIENT_STATUS = {408, 429}
-# A 400 carrying one of these is a request the server could not understand (a profile
-# misconfiguration), not a verdict on the refresh token: the tokens are kept.
-NOT_A_VERDICT = {"invalid_request", "invalid_client", "unauthorized_client", "unsupported_grant_type",
-                 "invalid_scope"}
+# RFC 6749 5.2: ``invalid_grant`` is the one answer that says the refresh token itself is dead
+# (expired, revoked, spent). Every other refusal (invalid_client for a bad client secret,
+# invalid_dpop_proof on a skewed clock, use_dpop_nonce after the retry, a bare 401) is about
+# this attempt: the session is kept and nothing more is spent.
+VERDICT = "invalid_grant"
+ATTEMPT_HINTS = {"invalid_dpop_proof": "check this machine's clock, then try again",
+                 "use_dpop_nonce": "try again"}
+
+
+def refusal(status: int, error: object, data: object) -> str:
+    """``HTTP 401 invalid_client: <the server's words>``, printable and short."""
+    from ..text import printable
+
+    said = f"HTTP {status}"
+    if isinstance(error, str) and error:
+        said += " " + printable(error[:60])
+    message = server_message(data)
+    return f"{said}: {message}" if message and message != printable(str(error)[:200]) else said
 
 
 def silent(message: str) -> None:
@@ -68,9 +82,10 @@ def refresh_result(response: httpx.Response, url: str, sent_at: float, record: T
         raise RefreshTransient(f"{host_port(url)} answered HTTP {status} to the refresh; try again later")
     if status in (400, 401):
         error = data.get("error") if isinstance(data, dict) else None
-        if status == 400 and error in NOT_A_VERDICT:
-            raise AuthcliError(f"the refresh was refused ({server_message(data)}); {hint}")
-        raise RefreshRejected(server_message(data) or f"HTTP {status}")
+        if error == VERDICT:
+            raise RefreshRejected(server_message(data) or VERDICT)
+        raise RefreshRefused(f"{host_port(url)} refused the refresh ({refusal(status, error, data)}); "
+                             f"the session is kept: {ATTEMPT_HINTS.get(str(error), hint)}")
     if not 200 <= status < 300:
         raise RefreshMalformed(f"{host_port(url)} answered HTTP {status} to the refresh; tokens kept")
     if data is None:
