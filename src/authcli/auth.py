@@ -1,7 +1,8 @@
 """httpx.Auth that attaches the session's token, only for the API's own origin.
 
 Bearer, or for a DPoP-bound session (dpop.py) the DPoP scheme with a fresh proof per
-request, retried once when the API asks for its nonce. On a 401 it asks the refresh engine
+request, retried once when the API asks for its nonce (a nonce asked for again after that is
+the API's answer, never a reason to refresh). On any other 401 it asks the refresh engine
 for a token other than the rejected one (a sibling's fresh token when there is one, else one
 refresh) and replays the request exactly once; a body streamed from stdin cannot be
 replayed, so then it only refreshes for next time.
@@ -48,8 +49,8 @@ class SessionAuth(httpx.Auth):
         if record.dpop_key and self.replayable and _wants_nonce(request, response):
             authorize(request, record)  # a new proof, with the API's nonce
             response = yield request
-        if response.status_code != 401:
-            return
+        if response.status_code != 401 or (record.dpop_key and _nonce_challenge(response)):
+            return  # a nonce still wanted is not a rejected token: no refresh for it
         fresh = self.session.valid_record(rejected=record.access_token)
         if fresh.access_token == record.access_token:
             return  # nothing newer to offer (the proxy's TokenSource): the 401 stands
@@ -69,6 +70,12 @@ def authorize(request: httpx.Request, record: TokenRecord) -> None:
 
     request.headers["Authorization"] = f"DPoP {record.access_token}"
     request.headers["DPoP"] = prover(record.dpop_key).proof(request.method, str(request.url), record.access_token)
+
+
+def _nonce_challenge(response: httpx.Response) -> bool:
+    from .dpop import asks_for_nonce
+
+    return asks_for_nonce(response.status_code, response.headers, None)
 
 
 def _wants_nonce(request: httpx.Request, response: httpx.Response) -> bool:

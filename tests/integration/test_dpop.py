@@ -198,6 +198,17 @@ def test_nonces_demanded_by_the_provider_and_the_api(cli: Cli, op_nonce: Provide
     assert op.stats()["error:use_dpop_nonce"] == 2 and op.stats()["refresh_token:200"] == 1
 
 
+def test_a_nonce_challenge_that_never_ends_costs_no_refresh(cli: Cli, tmp_path: Path) -> None:
+    """An API that asks for a new nonce again after the retry has not rejected the token."""
+    with running_provider(tmp_path, "--nonce-never-satisfied") as op:
+        dpop_device_login(cli, op)
+        for _ in range(3):
+            me = cli.run("call", "/me")
+            assert me.code == 1 and '"use_dpop_nonce"' in me.out, me  # the API's answer, as it is
+        assert op.stats().get("refresh_token:200", 0) == 0
+        assert api_stats(op)["use_dpop_nonce"] == 6  # each call: the request and its one retry
+
+
 def test_a_provider_without_dpop_is_refused(cli: Cli, tmp_path: Path) -> None:
     import threading
     from http.server import ThreadingHTTPServer

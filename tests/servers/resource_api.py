@@ -13,7 +13,8 @@ with a proof a resource server checks (RFC 9449 7.1): typ dpop+jwt, ES256, signe
 `ath` the token's hash; `iat` within a minute; a `jti` not seen before. With
 --require-dpop-nonce a proof must also carry the API's nonce (first answer: 401
 `WWW-Authenticate: DPoP error="use_dpop_nonce"` and a `DPoP-Nonce` header). GET /_stats
-counts DPoP refusals by reason.
+counts DPoP refusals by reason. With --nonce-never-satisfied every DPoP request is answered
+with a new nonce challenge (an API whose nonces rotate faster than a client can use them).
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class Handler(BaseHTTPRequestHandler):
             self.server.seen_jti.add(claims.get("jti"))
         if self.server.require_nonce and claims.get("nonce") != self.server.nonce:
             return "use_dpop_nonce"
+        if self.server.nonce_never_satisfied:
+            self.server.nonce = b64(hashlib.sha256(self.server.nonce.encode()).digest())[:22]
+            return "use_dpop_nonce"
         return None
 
 
@@ -117,10 +121,12 @@ def thumbprint(jwk: dict[str, Any]) -> str:
 class Api(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, endpoint: str, client_id: str, client_secret: str, require_nonce: bool = False) -> None:
+    def __init__(self, endpoint: str, client_id: str, client_secret: str, require_nonce: bool = False,
+                 nonce_never_satisfied: bool = False) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.endpoint = endpoint
         self.require_nonce = require_nonce
+        self.nonce_never_satisfied = nonce_never_satisfied
         self.nonce = b64(hashlib.sha256(repr(time.time()).encode()).digest())[:22]
         self.lock = threading.Lock()
         self.seen_jti: set[Any] = set()
@@ -148,8 +154,10 @@ def main() -> None:
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--client-secret", required=True)
     parser.add_argument("--require-dpop-nonce", action="store_true")
+    parser.add_argument("--nonce-never-satisfied", action="store_true")
     args = parser.parse_args()
-    api = Api(args.introspection_endpoint, args.client_id, args.client_secret, args.require_dpop_nonce)
+    api = Api(args.introspection_endpoint, args.client_id, args.client_secret, args.require_dpop_nonce,
+              args.nonce_never_satisfied)
     print(json.dumps({"url": f"http://127.0.0.1:{api.server_address[1]}"}), flush=True)
     try:
         api.serve_forever()
