@@ -7,6 +7,13 @@ is refused instead of followed, and the descriptor is kept open between attempts
 waiter keeps waiting on the file the holder holds even if the path is deleted meanwhile.
 Once locked, the descriptor must still be the file at the path (device and inode): a lock
 on a file that was deleted or replaced excludes nobody, so then it starts again.
+
+A lock file can still be deleted while it is held, and a process started after that creates
+a new one that excludes nobody. So the profile lock has a second stage: its holder also locks
+the directory that holds the session records (state/tokens), which cannot be deleted without
+deleting the sessions themselves. Same-profile processes queue on the profile's file, so the
+directory is only ever contended by holders; refreshes of different profiles on one machine
+take turns for the length of one refresh.
 """
 
 from __future__ import annotations
@@ -51,6 +58,15 @@ def _open(path: Path) -> int:
     return fd
 
 
+def _open_dir(path: Path) -> int:
+    """A directory to flock (created private by the caller); a symlink in its place is refused."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(path, flags)
+    except OSError as exc:
+        raise StorageError(f"cannot open {path} to lock it: {exc.strerror or exc}") from None
+
+
 def _is_at(fd: int, path: Path) -> bool:
     """Whether ``fd`` is still the file at ``path`` (not deleted, not replaced)."""
     try:
@@ -68,6 +84,7 @@ def file_lock(
     what: str,
     io: IOStreams,
     ready: Callable[[], bool] | None = None,
+    opener: Callable[[Path], int] = _open,
 ) -> Iterator[bool]:
     """Hold the lock at ``path`` (its directory must be private): yields True once held.
 
@@ -81,7 +98,7 @@ def file_lock(
     start = time.monotonic()
     looked = start
     noticed = False
-    fd = _open(path)
+    fd = opener(path)
     try:
         while True:
             try:
@@ -94,7 +111,7 @@ def file_lock(
                 unlock_descriptor(fd)
                 os.close(fd)
                 fd = -1
-                fd = _open(path)
+                fd = opener(path)
             now = time.monotonic()
             if ready is not None and now - looked >= LOOK_EVERY:
                 looked = now
@@ -135,8 +152,14 @@ def profile_lock(
         return
     path = lock_path(paths, profile)
     paths.private(paths.locks_dir)
+    records = paths.private(paths.tokens_dir)
     with file_lock(path, timeout, f"profile '{profile}'", io, ready) as held:
-        yield held
+        if not held:
+            yield False
+            return
+        with file_lock(records, timeout, f"the session records ({records})", io, ready,
+                       opener=_open_dir) as still:
+            yield still
 
 
 @contextmanager
