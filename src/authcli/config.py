@@ -122,6 +122,7 @@ class Profile:
     redis_url: str | None = None
     redis_namespace: str | None = None
     redis_auth: str | None = None  # "keyring": the password is in this machine's OS keyring
+    git_username: str | None = None  # what git-credential answers as (e.g. oauth2); default: the session's user
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_toml(self) -> dict[str, Any]:
@@ -142,7 +143,7 @@ _STR_KEYS = {
     "login_user_field", "login_password_field", "refresh_field", "ca_bundle",
     "flow", "issuer", "client_id", "scope", "grant", "client_auth", "token_endpoint", "revocation_endpoint",
     "device_authorization_endpoint", "authorization_endpoint", "userinfo_endpoint", "jwks_uri", "audience", "resource",
-    "redis_url", "redis_namespace", "redis_auth",
+    "redis_url", "redis_namespace", "redis_auth", "git_username",
 }
 _CHOICES = {
     "storage": STORAGES,
@@ -203,6 +204,11 @@ class Config:
             return cls(path=path)
         except OSError as exc:
             raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+        return cls.parse(raw, path)
+
+    @classmethod
+    def parse(cls, raw: bytes, path: Path) -> Config:
+        """The config that ``raw`` (config.toml's bytes) says; ``path`` names it in errors."""
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

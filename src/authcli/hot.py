@@ -6,13 +6,16 @@ importing (dataclasses, pathlib, tomllib, typing, the config and context modules
 
 It reads a summary of config.toml (no secret: each profile's API origin, storage and DPoP
 flag, and the current profile) that the full path writes beside the tokens
-(``remember``), valid only while config.toml has the device, inode, size and mtime it had
-when the summary was made. It answers only when everything is plain, and otherwise returns
+(``remember``), together with the very text of config.toml it was made from; it is used only
+while config.toml still holds exactly that text. (Not its stat: a rename-based rewrite on a
+file system with 1-second timestamps can give config.toml its old inode, size and mtime back
+with another current profile.) It answers only when everything is plain, and otherwise returns
 None and the full path runs, which words every error and refreshes:
 - the command line is `token`, optionally with `-p/--profile NAME` (as main.fast_options
   parses it: no second parser here);
 - AUTHCLI_STORAGE and test switches are not set;
-- the summary matches config.toml, and names the profile, with file storage and no DPoP;
+- the summary was made from config.toml's current bytes, and names the profile, with file
+  storage and no DPoP;
 - every directory from authcli's own down to the tokens is a directory of this user's that
   nobody else can write (what fsutil.check_private_dir demands), the record is a regular
   file opened without following a symlink, is a version-1 record for the profile's API
@@ -32,6 +35,8 @@ from .rules import PROFILE_NAME, dir_problem, refresh_margin
 SUMMARY = "hot-profiles.json"
 RECORD_VERSION = 1
 MAX_RECORD = 1024 * 1024
+MAX_CONFIG = 32 * 1024  # a larger config.toml gets no summary: the full path answers
+MAX_SUMMARY = 2 * MAX_CONFIG + 64 * 1024
 NOT_HOT = ("AUTHCLI_STORAGE", "AUTHCLI_TEST_DISABLE_LOCK", "AUTHCLI_TEST_PAUSE_AT", "AUTHCLI_TEST_DISABLE_REDIS_LEASE")
 
 
@@ -54,12 +59,13 @@ def dirs(env: os._Environ[str] | dict[str, str]) -> tuple[str, str, str] | None:
     return config, state, top
 
 
-def fingerprint(path: str) -> list[int] | None:
+def config_text(path: str) -> str | None:
+    """config.toml's text, which keys the summary (None: no summary applies)."""
+    raw = _read(path, MAX_CONFIG)
     try:
-        info = os.stat(path)
-    except OSError:
+        return None if raw is None else raw.decode("utf-8")
+    except UnicodeDecodeError:
         return None
-    return [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns]
 
 
 def _private(directory: str) -> bool:
@@ -79,10 +85,10 @@ def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> 
     if where is None:
         return None
     config_dir, state_dir, top = where
-    summary = _read_json(os.path.join(state_dir, SUMMARY), 64 * 1024)
+    summary = _read_json(os.path.join(state_dir, SUMMARY), MAX_SUMMARY)
     if not isinstance(summary, dict) or summary.get("dirs") != [config_dir, state_dir]:
         return None
-    if not _private(config_dir) or summary.get("config") != fingerprint(os.path.join(config_dir, "config.toml")):
+    if not _private(config_dir) or summary.get("config") != config_text(os.path.join(config_dir, "config.toml")):
         return None
     name = flag or env.get("AUTHCLI_PROFILE") or summary.get("current") or "default"
     profiles = summary.get("profiles")
@@ -106,7 +112,8 @@ def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> 
     return 0
 
 
-def _read_json(path: str, cap: int) -> object:
+def _read(path: str, cap: int) -> bytes | None:
+    """A regular file's bytes, opened without following a symlink; None if larger than ``cap``."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
@@ -114,12 +121,22 @@ def _read_json(path: str, cap: int) -> object:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        data = os.read(fd, cap + 1)
+        data = b""
+        while len(data) <= cap:
+            piece = os.read(fd, cap + 1 - len(data))
+            if not piece:
+                break
+            data += piece
     except OSError:
         return None
     finally:
         os.close(fd)
-    if len(data) > cap:
+    return None if len(data) > cap else data
+
+
+def _read_json(path: str, cap: int) -> object:
+    data = _read(path, cap)
+    if data is None:
         return None
     try:
         return json.loads(data)
@@ -151,22 +168,20 @@ def _number(value: object) -> bool:
 
 def remember(config_dir: str, state_dir: str, config_file: str, summarise: object) -> None:
     """Write the summary for ``token`` (full path, after a token was printed), unless it is
-    current; ``summarise()`` gives {"current", "profiles"} from config.toml loaded afresh. A
-    config.toml that changes meanwhile leaves no summary: the next run takes the full path."""
+    current; ``summarise(text)`` gives {"current", "profiles"} from config.toml's ``text``, and
+    the summary keeps that text, so it can never stand for another config.toml."""
     path = os.path.join(state_dir, SUMMARY)
-    before = fingerprint(config_file)
-    existing = _read_json(path, 64 * 1024)
-    if before is None or (isinstance(existing, dict) and existing.get("config") == before
-                          and existing.get("dirs") == [config_dir, state_dir]):
+    text = config_text(config_file)
+    existing = _read_json(path, MAX_SUMMARY)
+    if text is None or (isinstance(existing, dict) and existing.get("config") == text
+                        and existing.get("dirs") == [config_dir, state_dir]):
         return
-    content = summarise()  # type: ignore[operator]
-    if fingerprint(config_file) != before:
-        return
+    content = summarise(text)  # type: ignore[operator]
     from pathlib import Path
 
     from .fsutil import atomic_write
 
-    data = {"dirs": [config_dir, state_dir], "config": before, **content}
+    data = {"dirs": [config_dir, state_dir], "config": text, **content}
     try:
         atomic_write(Path(path), json.dumps(data).encode())
     except OSError:

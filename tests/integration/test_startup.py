@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import STORAGES, Cli, DevServer
+from tests.conftest import STORAGES, Cli, DevServer, base_env
 from tests.integration.test_refresh import expired_session
 
 HEAVY = ("httpx", "rich", "jwt", "filelock", "typer", "keyring", "platformdirs", "cryptography", "secretstorage")
@@ -150,3 +153,60 @@ def test_an_expiring_token_is_left_to_the_engine(cli: Cli, server: DevServer) ->
     where, proc = which(cli, "token")
     assert where == "full" and proc.returncode == 0, proc.stderr
     assert server.stats()["refreshes"] == 1
+
+
+@pytest.fixture
+def coarse_fs(tmp_path: Path) -> Iterator[Path]:
+    """A loop-mounted ext4 with 128-byte inodes: 1-second timestamps, and inode numbers that a
+    rename-based rewrite hands out again (what ext3, HFS+ and many NFS exports do too)."""
+    from tests.integration.test_local_state import REQUIRE_ROOT, needs_root
+
+    needs_root("loop-mount an ext4 file system")
+    image, mount = tmp_path / "coarse.img", tmp_path / "coarse"
+    mount.mkdir()
+    with open(image, "wb") as handle:
+        handle.truncate(16 * 1024 * 1024)
+    made = subprocess.run(["mkfs.ext4", "-q", "-F", "-I", "128", str(image)], capture_output=True, text=True)
+    mounted = made.returncode == 0 and subprocess.run(["mount", "-o", "loop", str(image), str(mount)],
+                                                      capture_output=True, text=True).returncode == 0
+    if not mounted:
+        if REQUIRE_ROOT:
+            pytest.fail(f"cannot make and loop-mount an ext4 file system: {made.stderr.strip()}")
+        pytest.skip("cannot loop-mount an ext4 file system here")
+    try:
+        home = mount / "authcli"
+        home.mkdir(mode=0o700)
+        yield home
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_the_shortcut_never_answers_for_another_config(coarse_fs: Path, server: DevServer) -> None:
+    """Two `profiles use` in one second on a coarse file system give config.toml its old
+    (device, inode, size, mtime) back with another current profile; `authcli token` must still
+    print the current profile's token, never the previous one's."""
+    cli = Cli(base_env(coarse_fs), coarse_fs)
+    config = coarse_fs / "config.toml"
+    second = 1_900_000_000
+
+    def use(name: str) -> None:
+        assert cli.run("profiles", "use", name).code == 0
+        os.utime(config, (second, second))  # all within one second, however slow this machine
+
+    for name, email, password in (("aa", "alice@example.com", "alice-password"),
+                                  ("bb", "bob@example.com", "bob-password")):
+        done = cli.run("login", "--profile", name, "--api-url", server.url, "--email", email, "--password-stdin",
+                       "--storage", "file", input=password + "\n")
+        assert done.code == 0, done
+    tokens = {name: cli.run("token", "--profile", name, "--min-ttl", "1").out for name in ("aa", "bb")}
+    assert tokens["aa"] != tokens["bb"]
+    use("aa")
+    assert which(cli, "token")[0] == "full" and which(cli, "token")[0] == "hot"  # the summary is made
+    summarised = config.stat().st_ino
+    for _ in range(10):  # rewrites, until the file system hands config.toml its old inode again
+        use("bb")
+        if config.stat().st_ino == summarised:
+            break
+    assert config.stat().st_ino == summarised, "the file system never reused the inode: no test"
+    path, proc = which(cli, "token")
+    assert proc.stdout == tokens["bb"], f"printed {'aa' if proc.stdout == tokens['aa'] else '?'}'s token ({path})"

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authcli.fastspec import DEFAULTS
-from authcli.hot import SUMMARY, _usable, fingerprint, token
+from authcli.hot import SUMMARY, _usable, config_text, token
 from authcli.rules import refresh_margin
 from authcli.tokens import TokenRecord
 
@@ -44,7 +44,7 @@ def test_a_tampered_summary_is_stepped_around(tmp_path: Path) -> None:
     with open(config, "w") as handle:
         handle.write("[profiles.default]\\n")
     for odd in ({"current": ["x"]}, {"current": "../../etc"}, {"profiles": ["x"]}, {"profiles": {"default": 1}}):
-        summary = {"dirs": [base, os.path.join(base, "state")], "config": fingerprint(config),
+        summary = {"dirs": [base, os.path.join(base, "state")], "config": config_text(config),
                    "current": None, "profiles": {}, **odd}
         with open(os.path.join(base, "state", SUMMARY), "w") as handle:
             handle.write(json.dumps(summary))

@@ -67,8 +67,8 @@ def _remember(ctx: Context) -> None:
     from ..hot import remember
     from ..urls import origin_str
 
-    def summarise() -> dict[str, object]:
-        config = Config.load(ctx.paths.config_file)
+    def summarise(text: str) -> dict[str, object]:
+        config = Config.parse(text.encode("utf-8"), ctx.paths.config_file)
         profiles = {}
         for name, profile in config.profiles.items():
             try:
