@@ -128,6 +128,7 @@ def login(
     redis_url: Annotated[Optional[str], typer.Option("--redis-url", metavar="URL", help="--storage redis: redis://HOST:PORT/DB or rediss://, no password [env: AUTHCLI_REDIS_URL].", show_default=False)] = None,
     redis_namespace: Annotated[Optional[str], typer.Option("--redis-namespace", metavar="NAME", help="--storage redis: key namespace [default: the API's origin].", show_default=False)] = None,
     join: Annotated[bool, typer.Option("--join", help="--storage redis: join the session another machine logged in to, without signing in.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="--storage redis: sign in even where another account's live session is shared, replacing it for every machine.")] = False,
     redis_password_stdin: Annotated[bool, typer.Option("--redis-password-stdin", help="--storage redis: read the Redis password from stdin and keep it in this machine's OS keyring [env: AUTHCLI_REDIS_PASSWORD].")] = False,
     dpop: Annotated[bool, typer.Option("--dpop", help="OAuth: bind the tokens to a key pair kept with them (DPoP, RFC 9449), so copied tokens are useless.")] = False,
 ) -> int:
@@ -138,7 +139,7 @@ def login(
         profile, api_url, email, password_stdin, storage, issuer, client_id, scope, flow, token_endpoint,
         revocation_endpoint, client_auth, client_secret_stdin, audience, resource, device_endpoint,
         authorization_endpoint, redirect_port, no_browser, browser_timeout, userinfo_endpoint,
-        redis_url, redis_namespace, join, redis_password_stdin, None, dpop,
+        redis_url, redis_namespace, join, redis_password_stdin, None, dpop, replace,
     )
     return cmd.run(opts, _ctx(tctx))
 

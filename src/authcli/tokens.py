@@ -202,6 +202,26 @@ def jwt_claims(token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
+def account_of(claims: Mapping[str, Any] | None) -> str | None:
+    """Who a set of claims (an ID token's, a JWT access token's, a userinfo answer) names, for a
+    message: email, preferred_username, name, then sub. Printable, never a token."""
+    if not claims:
+        return None
+    for key in ("email", "preferred_username", "name", "sub"):
+        value = claims.get(key)
+        if isinstance(value, str) and value.strip():
+            from .text import printable
+
+            return printable(value.strip()[:200])
+    return None
+
+
+def record_account(record: TokenRecord) -> str | None:
+    """The account a session belongs to, as its ID token or JWT access token says (unverified)."""
+    return account_of(jwt_claims(record.id_token) if record.id_token else None) or account_of(
+        jwt_claims(record.access_token))
+
+
 def jwt_lifetime(token: str) -> float | None:
     claims = jwt_claims(token)
     if not claims:

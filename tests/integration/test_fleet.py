@@ -315,3 +315,29 @@ def test_a_machine_leaving_for_local_storage_leaves_the_fleet_its_session(tmp_pa
     moved = two.login(server.url, "--storage", "file")  # a session of its own now
     assert moved.code == 0 and "left to the other machines" in moved.err, moved
     assert one.run("token").out == shared and two.run("token").out != shared
+
+
+def test_a_second_fleet_never_silently_takes_over_a_shared_session(tmp_path: Path, redis: Redis,
+                                                                    server: DevServer) -> None:
+    """Same API, Redis and profile name, another account: refused, naming the account there,
+    unless --join (use it) or --replace (sign in over it for every machine)."""
+    ours, theirs = machines(tmp_path, redis, 2)
+    assert ours.login(server.url, "--storage", "redis").code == 0
+    before = ours.run("token").out
+
+    def bob(*extra: str) -> Result:
+        return theirs.run("login", "--api-url", server.url, "--email", "bob@example.com", "--password-stdin",
+                          "--storage", "redis", *extra, input="bob-password\n")
+
+    refused = bob()
+    assert refused.code == 2, refused
+    assert "holds a live session of the account alice@example.com" in one_error_line(refused)
+    assert "--join" in refused.err and "--replace" in refused.err
+    assert ours.run("token").out == before  # the first fleet's session is untouched
+    assert '"email": "alice@example.com"' in ours.run("call", "/users/me").out
+    again = ours.login(server.url, "--storage", "redis")  # the same account signing in again is fine
+    assert again.code == 0, again
+    assert bob("--join", "--replace").code == 2
+    replaced = bob("--replace")
+    assert replaced.code == 0 and "as bob@example.com" in replaced.err, replaced
+    assert '"email": "bob@example.com"' in ours.run("call", "/users/me").out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..config import Profile, check_profile_name, effective, storage_for
@@ -13,7 +13,11 @@ from ..context import Context
 from ..errors import AuthcliError, CorruptRecord, NotLoggedIn, StorageError, UsageError
 from ..session import Session
 from ..store import make_store
+from ..tokens import record_account
 from ..urls import check_api_url
+
+if TYPE_CHECKING:
+    from ..tokens import TokenRecord
 
 
 @dataclass
@@ -46,6 +50,7 @@ class LoginOptions:
     redis_password_stdin: bool = False
     jwks_uri: str | None = None  # from discovery only: no flag
     dpop: bool = False
+    replace: bool = False
 
     @property
     def oauth(self) -> bool:
@@ -219,6 +224,8 @@ def run(opts: LoginOptions, ctx: Context) -> int:
     profile = effective(saved, ctx.env, storage_flag=storage)
     session = Session(ctx, profile)
     if opts.join:
+        if opts.replace:
+            raise UsageError("--join adopts the shared session and --replace signs in over it: choose one")
         return _join(ctx, session, saved)
     try:
         session.store.load(name)  # a missing or locked keyring fails now, before any prompt
@@ -246,6 +253,8 @@ def run(opts: LoginOptions, ctx: Context) -> int:
             ctx.io, secret, open_browser=not opts.no_browser, timeout=opts.browser_timeout)
     with ctx.lock(profile):
         record = device_record or flow.login(email, password, secret)
+        if storage == "redis" and not opts.replace:
+            _refuse_takeover(ctx, session, flow, record, email)
         # The profile is recorded first: tokens the config could not list would be a live
         # session that nothing shows or revokes.
         with ctx.edit_config() as edited:
@@ -268,17 +277,41 @@ def run(opts: LoginOptions, ctx: Context) -> int:
             f"tokens for profile '{name}' are stored in {session.store.location(name)}, "
             "protected only by file permissions"
         )
-    who = email or {"device": "the device code", "browser": "the browser"}.get(
-        profile.grant or "", f"client {profile.client_id}")
-    ctx.io.info(f"Logged in to {api_url} as {who} (profile '{name}', {storage} storage)")
+    ctx.io.info(f"Logged in to {api_url} as {_signed_in_as(ctx, session, record, email)} "
+                f"(profile '{name}', {storage} storage)")
     return 0
+
+
+def _signed_in_as(ctx: Context, session: Session, record: TokenRecord, typed: str | None) -> str:
+    """Who the server says signed in: the ID token's (or a JWT access token's) claims, else the
+    provider's userinfo answer; what was typed, or the client, only when the server names nobody."""
+    from ..tokens import account_of
+
+    who = record_account(record)
+    profile = session.profile
+    if who is None and profile.flow == "oauth" and profile.grant in ("device", "browser") \
+            and profile.userinfo_endpoint:
+        from .whoami import verify
+
+        try:
+            answer = verify(ctx, session)
+        except AuthcliError:
+            answer = None
+        who = account_of(answer) if isinstance(answer, dict) else None
+    if who is not None:
+        return who
+    if typed:
+        return typed
+    if profile.grant == "client-credentials":
+        return f"client {profile.client_id}"
+    return "an account the provider did not name (no ID token; add the openid scope to see it)"
 
 
 def _with_redis(profile: Profile, opts: LoginOptions) -> Profile:
     """The profile with --redis-url and --redis-namespace (storage redis only, no password)."""
     if profile.storage != "redis":
-        if opts.redis_url or opts.redis_namespace or opts.join or opts.redis_password_stdin:
-            raise UsageError("--redis-url, --redis-namespace, --redis-password-stdin and --join go with "
+        if opts.redis_url or opts.redis_namespace or opts.join or opts.replace or opts.redis_password_stdin:
+            raise UsageError("--redis-url, --redis-namespace, --redis-password-stdin, --join and --replace go with "
                              "--storage redis")
         return profile
     from ..redisstore import check_redis_url, redacted
@@ -306,6 +339,30 @@ def _keep_redis_password(ctx: Context, opts: LoginOptions, profile: Profile) -> 
     assert isinstance(keyring, KeyringStore)
     keyring.set_secret(redis_password_entry(profile.name), password)
     return replace(profile, redis_auth="keyring")
+
+
+def _refuse_takeover(ctx: Context, session: Session, flow: Any, record: TokenRecord, typed: str | None) -> None:
+    """A fleet's key holding another account's live session is not taken over without --replace
+    (or joined with --join): a second fleet with the same API, Redis and profile name would
+    otherwise log the first one into its account. The new sign-in is ended at the server."""
+    try:
+        there = session.store.load(session.profile.name)
+    except CorruptRecord:
+        return
+    if there is None or not there.has_session(ctx.clock()):
+        return
+    theirs = record_account(there)
+    ours = record_account(record) or typed
+    if theirs is not None and theirs == ours:
+        return  # the same account signing in again: the fleet's session, renewed
+    try:
+        flow.logout(record)  # best effort: no orphaned session at the server
+    except AuthcliError:
+        pass
+    named = f"the account {theirs}" if theirs else "an account the server does not name"
+    raise UsageError(f"{session.store.location(session.profile.name)} holds a live session of {named}, shared by "
+                     "other machines; run authcli login --storage redis --join to use it, or --replace to sign "
+                     "in over it for every machine")
 
 
 def _join(ctx: Context, session: Session, saved: Profile) -> int:
