@@ -126,15 +126,18 @@ def approve_device(url: str, user: str = "alice") -> None:
     assert "Sign-in Success" in page, page[-500:]
 
 
-def device_login(cli: Cli, op: Provider) -> None:
+def device_login(cli: Cli, op: Provider) -> str:
+    """Signs in as alice through the device flow; returns authcli's stderr."""
     proc, url = start_device_login(cli, op)
     approve_device(url)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
+    return err
 
 
 def test_device_flow_then_call_whoami_and_userinfo(cli: Cli, op: Provider) -> None:
-    device_login(cli, op)
+    said = device_login(cli, op)
+    assert f"Logged in to {op.api} as alice@example.com (profile 'default', file storage)" in said  # the ID token's
     me = cli.run("call", "/me")
     assert me.code == 0, me
     assert json.loads(me.out)["sub"] == "alice"  # the API asked the provider about the token
