@@ -10,8 +10,8 @@ on a file that was deleted or replaced excludes nobody, so then it starts again.
 
 A lock file can still be deleted while it is held, and a process started after that creates
 a new one that excludes nobody. So the profile lock has a second stage: its holder also locks
-the directory that holds the session records (state/tokens), which cannot be deleted without
-deleting the sessions themselves. Same-profile processes queue on the profile's file, so the
+the state directory, which holds the lock files and the file store's session records
+(state/tokens), so it cannot be deleted without deleting those sessions themselves. Same-profile processes queue on the profile's file, so the
 directory is only ever contended by holders; refreshes of different profiles on one machine
 take turns for the length of one refresh.
 """
@@ -152,12 +152,12 @@ def profile_lock(
         return
     path = lock_path(paths, profile)
     paths.private(paths.locks_dir)
-    records = paths.private(paths.tokens_dir)
+    records = paths.private(paths.state_dir)
     with file_lock(path, timeout, f"profile '{profile}'", io, ready) as held:
         if not held:
             yield False
             return
-        with file_lock(records, timeout, f"the session records ({records})", io, ready,
+        with file_lock(records, timeout, f"the state directory ({records})", io, ready,
                        opener=_open_dir) as still:
             yield still
 
