@@ -152,12 +152,12 @@ def profile_lock(
         return
     path = lock_path(paths, profile)
     paths.private(paths.locks_dir)
-    records = paths.private(paths.state_dir)
+    state = paths.private(paths.state_dir)
     with file_lock(path, timeout, f"profile '{profile}'", io, ready) as held:
         if not held:
             yield False
             return
-        with file_lock(records, timeout, f"the state directory ({records})", io, ready,
+        with file_lock(state, timeout, f"the state directory ({state})", io, ready,
                        opener=_open_dir) as still:
             yield still
 

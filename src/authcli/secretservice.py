@@ -8,6 +8,11 @@ very same items keyring's backend does (attributes ``service`` and ``username``,
 ``application`` on the items it creates, and the same label), so entries stay readable both
 ways.
 
+Two items can claim one profile (another program stored one under authcli's service and
+user name, or a copy with the same attributes). Reads match on every attribute authcli writes
+and refuse to choose between two such items (exit 6); logout deletes every item of the
+profile under authcli's service, so no session survives it.
+
 It is used only where keyring itself would use the Secret Service: the backend found on the
 first run (remembered in state/keyring-backend) is keyring's SecretService backend, and
 neither PYTHON_KEYRING_BACKEND nor a keyringrc.cfg says otherwise. Anything unusual (a locked
@@ -23,6 +28,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .errors import CorruptRecord
 from .store import KeyringStore
 from .tokens import TokenRecord
 
@@ -76,9 +82,13 @@ _BUS = "org.freedesktop.secrets"
 _DEFAULT_COLLECTION = "/org/freedesktop/secrets/aliases/default"  # where keyring's backend looks
 
 
+class _Ambiguous(Exception):
+    """More than one item carries every attribute authcli writes for the profile."""
+
+
 def _read(query: dict[str, str]) -> str | None:
-    """The secret of the first item matching ``query`` in the default collection, or None;
-    _Fallback for anything else (locked, no service, any D-Bus error)."""
+    """The secret of the one item matching ``query`` in the default collection, or None;
+    _Ambiguous for two; _Fallback for anything else (locked, no service, any D-Bus error)."""
     from jeepney import DBusAddress, MessageType, Properties, new_method_call  # type: ignore[import-untyped]
     from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped]
 
@@ -104,13 +114,15 @@ def _read(query: dict[str, str]) -> str | None:
         (paths,) = call(connection, new_method_call(collection, "SearchItems", "a{ss}", (query,)))
         if not paths:
             return None
+        if len(paths) > 1:
+            raise _Ambiguous
         item = DBusAddress(paths[0], bus_name=_BUS, interface="org.freedesktop.Secret.Item")
         if locked(connection, item):
             raise _Fallback
         _, session = call(connection, new_method_call(service, "OpenSession", "sv", ("plain", ("s", ""))))
         ((_, _, value, _),) = call(connection, new_method_call(item, "GetSecret", "o", (session,)))
         return bytes(value).decode("utf-8")
-    except _Fallback:
+    except (_Fallback, _Ambiguous):
         raise
     except Exception:  # a malformed answer or a dropped bus: keyring retries and translates
         raise _Fallback from None
@@ -143,22 +155,33 @@ class SecretServiceStore(KeyringStore):
             connection.close()
 
     def _query(self, profile: str) -> dict[str, str]:
+        """Every item of the profile under authcli's service (keyring's own query)."""
         return {"username": profile, "service": self.service}
+
+    def _own(self, profile: str) -> dict[str, str]:
+        """Every attribute authcli writes: what a read must match."""
+        return {**self._query(profile), "application": APPLICATION}
 
     def load(self, profile: str) -> TokenRecord | None:
         """Read with jeepney alone: secretstorage imports cryptography (~15 ms) for the session
         ciphers, and every `authcli token` reads while only refreshes and logins write."""
         try:
-            text = _read(self._query(profile))
+            text = _read(self._own(profile))
         except _Fallback:
             return super().load(profile)
+        except _Ambiguous:
+            flag = "" if profile == "default" else f" --profile {profile}"
+            raise CorruptRecord(f"two items in the OS keyring (service '{self.service}') claim profile '{profile}'; "
+                                f"run authcli logout{flag} (it removes them all), then authcli login{flag}") from None
         return None if text is None else self._parse(text, profile)
 
     def save(self, profile: str, record: TokenRecord, replaces: TokenRecord | None = None) -> None:
         def write(collection: Any) -> None:
-            collection.create_item(f"Password for '{profile}' on '{self.service}'",
-                                   {**self._query(profile), "application": APPLICATION}, record.to_json(),
-                                   replace=True)
+            own = list(collection.search_items(self._own(profile)))
+            for extra in own[1:]:  # never leave two for reads to choose between
+                extra.delete()
+            collection.create_item(f"Password for '{profile}' on '{self.service}'", self._own(profile),
+                                   record.to_json(), replace=True)
 
         try:
             self._direct(write)
@@ -167,12 +190,14 @@ class SecretServiceStore(KeyringStore):
 
     def delete(self, profile: str) -> bool:
         def remove(collection: Any) -> bool:
-            for item in collection.search_items(self._query(profile)):
-                item.delete()
-                return True
-            return False
+            removed = False
+            for item in list(collection.search_items(self._query(profile))):
+                item.delete()  # all of them: a second item must not keep the session alive
+                removed = True
+            return removed
 
         try:
             return self._direct(remove)
         except _Fallback:
             return super().delete(profile)
+

@@ -26,6 +26,7 @@ SERVICE = "authcli"
 
 T = TypeVar("T")
 MAX_RECORD = 1024 * 1024
+MAX_DUPLICATES = 16  # items one logout removes under one service and name, at most
 
 
 class Store(Protocol):
@@ -228,13 +229,18 @@ class KeyringStore(LocalStore):
         from keyring.errors import PasswordDeleteError
 
         def delete() -> bool:
-            if keyring.get_password(self.service, profile) is None:
-                return False
-            try:
-                keyring.delete_password(self.service, profile)
-            except PasswordDeleteError:
-                return False
-            return True
+            # keyring deletes one matching item per call: go on until none is left, so a second
+            # item under the same service and name cannot keep the session alive after logout.
+            removed = False
+            for _ in range(MAX_DUPLICATES):
+                if keyring.get_password(self.service, profile) is None:
+                    break
+                try:
+                    keyring.delete_password(self.service, profile)
+                except PasswordDeleteError:
+                    break
+                removed = True
+            return removed
 
         return self._call(delete)
 

@@ -147,3 +147,45 @@ def test_keyring_backend_is_remembered_and_a_bad_memory_is_forgotten(cli: Cli, s
     cache.write_text("no.such.Backend\n")
     assert cli.run("token").code == 0  # detected again
     assert cache.read_text().strip() == "keyring.backends.SecretService.Keyring"
+
+
+ITEMS = """
+import json, sys, secretstorage
+service, profile, what = sys.argv[1], sys.argv[2], sys.argv[3]
+connection = secretstorage.dbus_init()
+collection = secretstorage.get_default_collection(connection)
+query = {"service": service, "username": profile}
+if what == "count":
+    print(len(list(collection.search_items(query))))
+else:  # plant a second item: 'foreign' without keyring's application attribute, 'twin' with it
+    own = next(iter(collection.search_items(query)))
+    attributes = dict(query) if what == "foreign" else own.get_attributes()
+    collection.create_item("planted", attributes, own.get_secret(), replace=False)
+"""
+
+
+def keyring_items(cli: Cli, what: str) -> str:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", ITEMS, cli.keyring_service, "default", what], env=cli.env,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.mark.keyring
+@pytest.mark.parametrize(("plant", "token_code"), [
+    ("foreign", 0),  # no application attribute: not authcli's item, never read
+    ("twin", 6),  # every attribute authcli writes: reads refuse to choose
+])
+def test_two_keyring_items_never_outlive_logout(cli: Cli, server: DevServer, plant: str, token_code: int) -> None:
+    assert cli.login(server.url, "--storage", "keyring").code == 0
+    keyring_items(cli, plant)
+    assert keyring_items(cli, "count") == "2"
+    token = cli.run("token")
+    assert token.code == token_code, token
+    if token_code == 6:
+        assert "two items in the OS keyring" in token.err and "authcli logout" in token.err
+    assert cli.run("logout").code == 0
+    assert keyring_items(cli, "count") == "0"
+    gone = cli.run("token")
+    assert gone.code == 4 and "not logged in" in gone.err, gone
