@@ -11,9 +11,9 @@ on a file that was deleted or replaced excludes nobody, so then it starts again.
 A lock file can still be deleted while it is held, and a process started after that creates
 a new one that excludes nobody. So the profile lock has a second stage: its holder also locks
 the state directory, which holds the lock files and the file store's session records
-(state/tokens), so it cannot be deleted without deleting those sessions themselves. Same-profile processes queue on the profile's file, so the
-directory is only ever contended by holders; refreshes of different profiles on one machine
-take turns for the length of one refresh.
+(state/tokens), so it cannot be deleted without deleting those sessions themselves.
+Same-profile processes queue on the profile's file, so the directory is only ever contended
+by holders; refreshes of different profiles on one machine take turns for one refresh.
 """
 
 from __future__ import annotations
