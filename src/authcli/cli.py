@@ -188,18 +188,23 @@ def token(
 
 
 @app.command("git-credential", epilog=_examples(
-    "git config --global credential.https://git.example.com.helper '!authcli git-credential'",
+    "authcli git-credential --configure https://git.example.com",
+    "authcli git-credential --configure https://gitlab.example.com --username oauth2 -p gitlab",
     "printf 'protocol=https\\nhost=git.example.com\\n\\n' | authcli git-credential get",
 ))
 def git_credential(
     tctx: typer.Context,
-    action: Annotated[str, typer.Argument(metavar="get|store|erase", help="What git asks (git passes it).", show_default=False)],
+    action: Annotated[Optional[str], typer.Argument(metavar="get|store|erase", help="What git asks (git passes it).", show_default=False)] = None,
     profile: ProfileOpt = None,
+    username: Annotated[Optional[str], typer.Option("--username", metavar="NAME", help="The git user name to answer as, and the only one to answer for (oauth2, x-access-token...) [default: the profile's git_username, else the session's email, user name or subject].", show_default=False)] = None,
+    configure: Annotated[Optional[str], typer.Option("--configure", metavar="URL", help="Set git up so that only authcli answers for URL: an empty credential.URL.helper (dropping general helpers such as store) followed by this helper.", show_default=False)] = None,
+    git_config: Annotated[Optional[str], typer.Option("--git-config", metavar="FILE", help="With --configure: the git config file to write [default: your global git config].", show_default=False)] = None,
 ) -> int:
     """git credential helper: a fresh access token for the profile whose API origin git asks about."""
     from .commands import git_credential as cmd
 
-    return cmd.run(cmd.options(action=action, profile=profile), _ctx(tctx))
+    return cmd.run(cmd.options(action=action, profile=profile, username=username, configure=configure,
+                               git_config=git_config), _ctx(tctx))
 
 
 @app.command(epilog=_examples(

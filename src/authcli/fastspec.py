@@ -45,6 +45,9 @@ OPTIONS: dict[str, dict[str, tuple[str, str]]] = {
     'git-credential': {
         '--profile': ('profile', 'str'),
         '-p': ('profile', 'str'),
+        '--username': ('username', 'str'),
+        '--configure': ('configure', 'str'),
+        '--git-config': ('git_config', 'str'),
     },
 }
 
@@ -53,7 +56,7 @@ ARGUMENTS: dict[str, tuple[tuple[str, bool], ...]] = {
     'token': (),
     'whoami': (),
     'call': (('first', True), ('second', False)),
-    'git-credential': (('action', True),),
+    'git-credential': (('action', False),),
 }
 
 # command -> parameter name -> default
@@ -91,5 +94,8 @@ DEFAULTS: dict[str, dict[str, object]] = {
     'git-credential': {
         'action': None,
         'profile': None,
+        'username': None,
+        'configure': None,
+        'git_config': None,
     },
 }
