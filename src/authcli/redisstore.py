@@ -36,6 +36,16 @@ LEASE_MARGIN = 5.0
 POLL_FIRST, POLL_MAX = 0.05, 0.5
 DISABLE_LEASE_ENV = "AUTHCLI_TEST_DISABLE_REDIS_LEASE"  # test-only: shows what the lease prevents
 
+# KEYS[1] the record's hash; ARGV[1] the largest record read. The size first (HSTRLEN), so a
+# record planted at gigabytes is refused before either side allocates it.
+_LOAD = """
+local size = redis.call('HSTRLEN', KEYS[1], 'record')
+if size > tonumber(ARGV[1]) then
+  return {size}
+end
+return {size, redis.call('HGET', KEYS[1], 'record')}
+"""
+
 # KEYS[1] the record's hash; ARGV: fence of the record replaced ("" for none), new fence, record.
 # A record gone meanwhile (a logout on another machine) is not brought back either.
 _SAVE = """
@@ -52,16 +62,34 @@ def fence(record: TokenRecord) -> str:
     return hashlib.sha256((record.refresh_token or "").encode()).hexdigest()
 
 
-def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
+def url_password(url: str) -> str | None:
+    """The password a Redis URL carries: in its userinfo, or as redis-py's ``?password=``."""
+    from urllib.parse import parse_qs
+
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" if parts.username else f":***@{host}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    if parts.password is not None:
+        return parts.password
+    given = parse_qs(parts.query).get("password")
+    return given[0] if given else None
+
+
+def redacted(url: str) -> str:
+    """The URL without its password (userinfo or ``?password=``), for messages."""
+    from urllib.parse import parse_qsl, urlencode
+
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{parts.username}:***@{host}" if parts.username else f":***@{host}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        parts = parts._replace(netloc=netloc)
+    if "password" in parts.query.lower():
+        query = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+        parts = parts._replace(query=urlencode(query, safe="*"))
+    return urlunsplit(parts)
 
 
 def check_redis_url(url: str, where: str) -> str:
@@ -107,7 +135,7 @@ class RedisStore:
         """AUTHCLI_REDIS_PASSWORD, else the URL's own, else the keyring's (asked once)."""
         if self._resolved is None:
             password = self.env.get("AUTHCLI_REDIS_PASSWORD") or None
-            if password is None and urlsplit(self.url).password is None:
+            if password is None and url_password(self.url) is None:
                 password = self._password()
             self._resolved = (password,)
         return self._resolved[0]
@@ -143,12 +171,17 @@ class RedisStore:
     # -- the record ------------------------------------------------------------------------
 
     def load(self, profile: str) -> TokenRecord | None:
+        from .store import MAX_RECORD, parse_record
+
         read, raw = self._fast_read(profile)
         if not read:
-            raw = self._call("a read", lambda r: r.hget(self.key(profile), "record"))
+            answer = self._call("a read", lambda r: r.eval(_LOAD, 1, self.key(profile), MAX_RECORD))
+            if len(answer) == 1 and answer[0] > MAX_RECORD:
+                raise CorruptRecord(f"the record at {self.location(profile)} is {answer[0]} bytes, larger than any "
+                                    f"authcli record (at most {MAX_RECORD}); run authcli logout to remove it")
+            raw = answer[1] if len(answer) > 1 else None
         if raw is None:
             return None
-        from .store import parse_record
 
         try:
             text = self._open(raw)

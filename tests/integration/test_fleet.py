@@ -341,3 +341,46 @@ def test_a_second_fleet_never_silently_takes_over_a_shared_session(tmp_path: Pat
     replaced = bob("--replace")
     assert replaced.code == 0 and "as bob@example.com" in replaced.err, replaced
     assert '"email": "bob@example.com"' in ours.run("call", "/users/me").out
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:{port}/0?password=hunter2",
+                                 "redis://:hunter2@127.0.0.1:{port}/0",
+                                 "redis://default:hunter2@127.0.0.1:{port}/0?socket_timeout=5"])
+def test_a_redis_password_in_the_url_is_never_shown(tmp_path: Path, start_redis: Callable[..., Redis],
+                                                    server: DevServer, url: str) -> None:
+    redis = start_redis("--requirepass", "hunter2")
+    (cli,) = machines(tmp_path, redis, 1)
+    cli.env["AUTHCLI_REDIS_URL"] = url.format(port=redis.port)
+    assert cli.login(server.url, "--storage", "redis").code == 0
+    shown = [cli.run("whoami"), cli.run("whoami", "--json"), cli.run("profiles"), cli.run("logout")]
+    assert "hunter2" not in "".join(r.out + r.err for r in shown), shown
+    assert "***" in shown[0].out
+    given = cli.login(server.url, "--storage", "redis", "--redis-url", url.format(port=redis.port))
+    assert given.code == 2 and "carries a password" in given.err and "hunter2" not in given.err
+    assert "hunter2" not in (cli.home / "config.toml").read_text()
+    redis.stop()  # unreachable: the error names the server, never the password
+    down = cli.run("token", "--min-ttl", "1")
+    assert "hunter2" not in down.err
+
+
+def test_a_record_larger_than_any_authcli_record_is_refused_before_it_is_read(
+        tmp_path: Path, redis: Redis, server: DevServer) -> None:
+    """A valid record padded to 3 MiB: both read paths (the hot RESP reader and redis-py) refuse
+    it by its size, as the file store does."""
+    import json
+
+    (cli,) = machines(tmp_path, redis, 1)
+    assert cli.login(server.url, "--storage", "redis").code == 0
+    def rcli(*args: str) -> str:
+        return subprocess.run(["redis-cli", "-p", str(redis.port), *args], capture_output=True, text=True,
+                              check=True).stdout
+
+    key = next(k for k in rcli("--scan", "--pattern", "authcli:*").split() if not k.endswith(":lease"))
+    record = json.loads(rcli("HGET", key, "record"))
+    record["padding"] = "x" * (3 * 1024 * 1024)
+    subprocess.run(["redis-cli", "-p", str(redis.port), "-x", "HSET", key, "record"],
+                   input=json.dumps(record), text=True, check=True, capture_output=True)
+    for args in (["token"], ["whoami"]):
+        result = cli.run(*args)
+        assert result.code == 6, result
+        assert "larger than any authcli record" in one_error_line(result)

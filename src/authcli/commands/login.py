@@ -6,7 +6,6 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from ..config import Profile, check_profile_name, effective, storage_for
 from ..context import Context
@@ -314,11 +313,11 @@ def _with_redis(profile: Profile, opts: LoginOptions) -> Profile:
             raise UsageError("--redis-url, --redis-namespace, --redis-password-stdin, --join and --replace go with "
                              "--storage redis")
         return profile
-    from ..redisstore import check_redis_url, redacted
+    from ..redisstore import check_redis_url, redacted, url_password
 
     if opts.redis_url is not None:
         check_redis_url(opts.redis_url, "--redis-url")
-        if urlsplit(opts.redis_url).password is not None:
+        if url_password(opts.redis_url) is not None:
             raise UsageError(f"--redis-url {redacted(opts.redis_url)} carries a password, which would be kept in "
                              "config.toml and shown by ps: set AUTHCLI_REDIS_PASSWORD instead (or the whole URL "
                              "in AUTHCLI_REDIS_URL)")
