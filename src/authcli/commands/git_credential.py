@@ -161,18 +161,15 @@ def get(ctx: Context, opts: GitCredentialOptions, profile: Profile, request: dic
 
 
 def erase(ctx: Context, opts: GitCredentialOptions, profile: Profile, request: dict[str, str]) -> None:
-    import hmac
-
     rejected = request.get("password")
     if not rejected:
         return
     session = Session(ctx, effective(profile, ctx.env))
     current = session.load()
-    if current is None or not hmac.compare_digest(rejected.encode(), current.access_token.encode()):
-        return  # not the token authcli hands out now: an older one, or another helper's
-    name = configured_username(opts, profile) or session_username(current)
-    if not _ours(request, name):
+    if current is None or not _ours(request, configured_username(opts, profile) or session_username(current)):
         return
+    # The engine refreshes only when the stored token is the rejected one: an older token, or
+    # another helper's password, leaves the session as it is.
     session.valid_record(rejected=rejected)
 
 
