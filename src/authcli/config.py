@@ -187,6 +187,23 @@ def _profile_from_toml(name: str, table: Any, path: Path) -> Profile:
     return Profile(name=name, extra=extra, **known)
 
 
+def check_api_url_setting(profile: Profile, path: Path) -> Profile:
+    """The profile, if its api_url passes the rules `login --api-url` applies: a hand edit
+    (a query, a fragment, user info, another scheme, http off loopback) must not send tokens
+    where login never would. Checked when a command is about to use the profile (not by
+    login, logout or `profiles remove`, which mend or end it), so one bad profile is an error
+    of that profile only."""
+    if profile.api_url is not None:
+        from .urls import check_api_url
+
+        try:
+            check_api_url(profile.api_url)
+        except UsageError as exc:
+            raise UsageError(f"config file {path}: profiles.{profile.name}.api_url: {exc.message}; fix it, or run "
+                             f"authcli login --profile {profile.name} --api-url URL") from None
+    return profile
+
+
 @dataclass
 class Config:
     path: Path

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .config import Config, Paths, Profile, effective
+from .config import Config, Paths, Profile, check_api_url_setting, effective
 from .io import IOStreams
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class Context:
 
     def profile(self, flag: str | None) -> Profile:
         """The selected profile, which must exist, with environment overrides applied."""
-        return effective(self.config.resolve(flag, self.env), self.env)
+        return effective(check_api_url_setting(self.config.resolve(flag, self.env), self.config.path), self.env)
 
     def store(self, profile: Profile) -> Store:
         from .store import make_store

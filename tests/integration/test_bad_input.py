@@ -276,3 +276,28 @@ def test_server_text_reaches_the_terminal_neutralised(cli: Cli, server: DevServe
     assert result.code == 4, result
     line = one_error_line(result)
     assert "\x1b" not in line and "\x07" not in line and "\\x1b[2J" in line
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    ("{url}/v1?debug=1", "no query or fragment allowed"),
+    ("{url}/v1#frag", "no query or fragment allowed"),
+    ("http://user:pw@{host}", "must not contain a user name or password"),
+    ("ftp://{host}", "expected https://host[/path]"),
+    ("http://api.example.com", "refusing http:// for api.example.com"),
+])
+def test_a_hand_edited_api_url_is_held_to_logins_rules(cli: Cli, server: DevServer, edit: str, problem: str) -> None:
+    logged_in = cli
+    assert cli.login(server.url, "--storage", "file").code == 0
+    config = logged_in.home / "config.toml"
+    host = server.url.split("://", 1)[1]
+    config.write_text(config.read_text().replace(f'"{server.url}"', '"' + edit.format(url=server.url, host=host) + '"'))
+    for args in (["token"], ["call", "/users/me"], ["whoami"]):
+        result = logged_in.run(*args)
+        assert result.code == 2, result
+        line = one_error_line(result)
+        assert f"config file {config}: profiles.default.api_url:" in line and problem in line, line
+    assert server.stats().get("api_requests", 0) == 0  # nothing was sent
+    # The profile can still be mended, or its session ended.
+    assert logged_in.run("logout").code == 0
+    assert logged_in.login(server.url, "--storage", "file").code == 0
+    assert logged_in.run("token").code == 0

@@ -37,7 +37,9 @@ def run(opts: LogoutOptions, ctx: Context) -> int:
         profiles = [effective(p, ctx.env) for p in ctx.config.profiles.values()]
     else:
         try:
-            profiles = [ctx.profile(opts.profile)]
+            # Not ctx.profile: a profile whose api_url was hand-edited badly can still be logged
+            # out of (end_session tells the server only at the record's own origin).
+            profiles = [effective(ctx.config.resolve(opts.profile, ctx.env), ctx.env)]
         except NotLoggedIn:
             profiles = []
     if not profiles:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import check_profile_name, effective
+from ..config import check_api_url_setting, check_profile_name, effective
 from ..context import Context
 from ..errors import AuthcliError
 from ..session import Session
@@ -39,7 +39,7 @@ def _row(ctx: Context, name: str, current: str) -> dict[str, Any]:
         # One broken profile (a bad name, a bad setting, an unreadable store) is one row
         # with its error, never a reason to hide the others.
         check_profile_name(name)
-        profile = effective(raw, ctx.env)
+        profile = effective(check_api_url_setting(raw, ctx.config.path), ctx.env)
         row["storage"] = profile.storage
         record = Session(ctx, profile).load()
     except AuthcliError as exc:
