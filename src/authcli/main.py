@@ -106,9 +106,20 @@ def _guard(run: Callable[[], int], debug: bool) -> int:
         return int(ExitCode.ERROR)
 
 
+def global_debug(args: list[str]) -> bool:
+    """Whether ``--debug`` is given as the global option: before the command word (the global
+    options are all flags), never a header value, a query or a program's argument after it."""
+    for arg in args:
+        if arg == "--debug":
+            return True
+        if arg == "--" or not arg.startswith("-"):
+            return False
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args or os.environ.get("AUTHCLI_DEBUG") == "1"
+    debug = global_debug(args) or os.environ.get("AUTHCLI_DEBUG") == "1"
     if args == ["--version"]:
         from . import __version__
 

@@ -24,8 +24,20 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}
 
 
+def check_utf8(value: str, what: str) -> str:
+    """``value`` from argv, unless it held bytes that are not UTF-8 (Python hands those over as
+    lone surrogates, which no request can carry): UsageError naming the argument."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = value.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+        raise UsageError(f"the {what} '{shown}' is not valid UTF-8; percent-encode those bytes (e.g. %FF)") from None
+    return value
+
+
 def resolve_url(api_url: str, path: str) -> str:
     """PATH relative to the API, or an absolute URL on the API's own origin only."""
+    check_utf8(path, "PATH argument")
     if has_control(path):
         raise UsageError(f"invalid path {printable(path)!r}: it contains control characters (a tab, a line break...)")
     try:
@@ -74,7 +86,7 @@ def parse_headers(values: list[str]) -> list[tuple[str, str]]:
 def parse_query(values: list[str]) -> list[tuple[str, str]]:
     pairs = []
     for raw in values:
-        key, sep, value = raw.partition("=")
+        key, sep, value = check_utf8(raw, "query parameter").partition("=")
         if not sep or not key:
             raise UsageError(f"invalid query parameter {raw!r}: expected key=value")
         pairs.append((key, value))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -301,3 +302,38 @@ def test_a_hand_edited_api_url_is_held_to_logins_rules(cli: Cli, server: DevServ
     assert logged_in.run("logout").code == 0
     assert logged_in.login(server.url, "--storage", "file").code == 0
     assert logged_in.run("token").code == 0
+
+
+def run_argv(cli: Cli, *args: bytes) -> subprocess.CompletedProcess[bytes]:
+    """authcli with raw bytes on its command line, as a shell passes them."""
+    return subprocess.run([AUTHCLI_PATH.encode(), *args], capture_output=True, env=cli.env, timeout=60)
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    ([b"call", b"/users/\xff\xfe"], b"the PATH argument '/users/\\xff\\xfe' is not valid UTF-8"),
+    ([b"call", b"GET", b"/caf\xe9"], b"the PATH argument '/caf\\xe9' is not valid UTF-8"),
+    ([b"call", b"/users/me", b"-q", b"name=\xff"], b"the query parameter 'name=\\xff' is not valid UTF-8"),
+])
+def test_non_utf8_arguments_are_named(cli: Cli, server: DevServer, args: list[bytes], named: bytes) -> None:
+    assert cli.login(server.url, "--storage", "file").code == 0
+    result = run_argv(cli, *args)
+    assert result.returncode == 2, result
+    assert result.stderr.count(b"\n") == 1 and named in result.stderr, result.stderr
+    assert server.stats().get("api_requests", 0) == 0
+
+
+@pytest.mark.parametrize("args", [
+    ["exec", "--", "true", "--debug"],  # the program's argument
+    ["call", "/users/me", "-H", "--debug"],  # a header value
+    ["token", "--profile", "--debug"],
+])
+def test_debug_counts_only_as_the_global_option(cli: Cli, args: list[str]) -> None:
+    result = cli.run(*args)
+    assert result.code in (2, 4), result
+    assert "Traceback" not in result.err and result.err.startswith("authcli: "), result
+    assert result.err.count("\n") == 1
+
+
+def test_debug_before_the_command_word_shows_the_traceback(cli: Cli) -> None:
+    result = cli.run("--debug", "exec", "--", "true")
+    assert result.code != 0 and "Traceback" in result.err
