@@ -90,7 +90,7 @@ if [ ! -x "$cache/t/helper/test-tool" ] || [ ! -d "$cache/templates/blt" ]; then
         exit 3
     fi
     echo "git-t0303: building test-tool in git's source ($origin)" >&2
-    make -C "$fresh" -j"$(nproc 2>/dev/null || echo 2)" NO_CURL=1 NO_GETTEXT=1 NO_TCLTK=1 NO_PERL=1 NO_PYTHON=1 \
+    make -C "$fresh" -j"$(nproc 2>/dev/null || echo 2)" NO_CURL=1 NO_EXPAT=1 NO_OPENSSL=1 NO_GETTEXT=1 NO_TCLTK=1 NO_PERL=1 NO_PYTHON=1 \
         GIT-BUILD-OPTIONS t/helper/test-tool >"$work/build.log" 2>&1 && make -C "$fresh/templates" >>"$work/build.log" 2>&1 \
         || { tail -30 "$work/build.log" >&2; echo "git-t0303: building git's test-tool failed" >&2; exit 1; }
     mkdir -p "$(dirname "$cache")"
