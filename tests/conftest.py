@@ -59,6 +59,14 @@ class Cli:
     env: dict[str, str]
     home: Path
 
+    def harness(self, env: dict[str, str]) -> dict[str, str]:
+        """``env``; where it sets a test switch (AUTHCLI_TEST_*), the config dir is first marked
+        as the harness's own, without which authcli ignores every switch (testswitch.py)."""
+        if any(k.startswith("AUTHCLI_TEST_") and k != "AUTHCLI_TEST_SECRET_SERVICE" for k in env):
+            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            (self.home / "TEST-HARNESS").touch(mode=0o600)
+        return env
+
     def run(self, *args: str, input: str | None = None, timeout: float = 120, **env: str) -> Result:
         proc = subprocess.run(
             [AUTHCLI, *args],
@@ -66,7 +74,7 @@ class Cli:
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**self.env, **env},
+            env=self.harness({**self.env, **env}),
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
@@ -77,7 +85,7 @@ class Cli:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**self.env, **env},
+            env=self.harness({**self.env, **env}),
         )
 
     def login(self, url: str, *extra: str, password: str = DEMO_PASSWORD) -> Result:

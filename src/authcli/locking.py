@@ -147,7 +147,9 @@ def profile_lock(
     ready: Callable[[], bool] | None = None,
 ) -> Iterator[bool]:
     """The profile's session lock; see file_lock for ``ready``."""
-    if env.get(DISABLE_ENV) == "1":
+    from .testswitch import switch
+
+    if switch(env, DISABLE_ENV) == "1":
         yield True
         return
     path = lock_path(paths, profile)

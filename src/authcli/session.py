@@ -178,7 +178,9 @@ class Session:
     def _test_pause(self, point: str) -> None:
         """Test-only (AUTHCLI_TEST_PAUSE_AT=POINT[:SECONDS], default 3 s): hold still at
         ``point`` so that a test can stop this process exactly there with SIGSTOP."""
-        where, _, seconds = self.ctx.env.get(PAUSE_ENV, "").partition(":")
+        from .testswitch import switch
+
+        where, _, seconds = (switch(self.ctx.env, PAUSE_ENV) or "").partition(":")
         if where == point:
             self.ctx.io.info(f"authcli: test: pausing {point}")
             time.sleep(float(seconds or 3))

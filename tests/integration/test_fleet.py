@@ -145,6 +145,7 @@ def stopped_past_its_lease(cli: Cli, point: str) -> subprocess.Popen[str]:
     lease (2 x AUTHCLI_TIMEOUT + 5 s = 7 s) has run out."""
     holder = cli.popen("token", AUTHCLI_TIMEOUT="1", AUTHCLI_TEST_PAUSE_AT=point)
     assert holder.stderr is not None
+    assert "test switch AUTHCLI_TEST_PAUSE_AT is active" in holder.stderr.readline()
     assert f"pausing {point}" in holder.stderr.readline()
     holder.send_signal(signal.SIGSTOP)
     time.sleep(7.5)

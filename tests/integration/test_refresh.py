@@ -85,6 +85,32 @@ def test_without_the_lock_the_server_detects_reuse(cli: Cli, server: DevServer) 
     del results
 
 
+def test_a_test_switch_outside_the_harness_is_inert(cli: Cli, server: DevServer) -> None:
+    """AUTHCLI_TEST_DISABLE_LOCK=1 left in a user's shell, without the harness's TEST-HARNESS
+    file in the config dir: the lock still holds, and nothing is said."""
+    import subprocess
+
+    from tests.conftest import AUTHCLI
+
+    server.configure(refresh_delay=0.5)
+    expired_session(cli, server)
+    assert not (cli.home / "TEST-HARNESS").exists()
+    env = {**cli.env, "AUTHCLI_TEST_DISABLE_LOCK": "1", "AUTHCLI_TEST_PAUSE_AT": "before-refresh:30"}
+    procs = [subprocess.Popen([AUTHCLI, "token"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(20)]
+    results = [Result(p.wait(timeout=120), *p.communicate()) for p in procs]
+    assert_one_refresh(cli, server, results)
+    assert all(r.err == "" for r in results), results[:2]
+
+
+def test_a_test_switch_in_the_harness_says_so(cli: Cli, server: DevServer) -> None:
+    expired_session(cli, server)
+    result = cli.run("token", AUTHCLI_TEST_DISABLE_LOCK="1")  # Cli marks its config dir as the harness's
+    assert result.code == 0
+    assert result.err == ("authcli: warning: test switch AUTHCLI_TEST_DISABLE_LOCK is active (TEST-HARNESS in "
+                          "AUTHCLI_CONFIG_DIR); never use it for real sessions\n")
+
+
 @pytest.mark.parametrize("storage", STORAGES)
 def test_readers_never_see_a_torn_record(cli: Cli, server: DevServer, storage: str) -> None:
     assert cli.login(server.url, "--storage", storage).code == 0
