@@ -170,7 +170,7 @@ def whoami(
 
 
 @app.command(epilog=_examples(
-    'curl -H "Authorization: Bearer $(authcli token)" https://api.example.com/users/me',
+    "authcli token --format curl-config | curl -K - https://api.example.com/users/me   # the token stays off curl's argv",
     "authcli token --min-ttl 600   # valid for at least ten more minutes",
     "authcli token --format json | jq -r .expires_at",
     "authcli token --format exec-credential   # a kubectl exec plugin",
@@ -179,7 +179,7 @@ def token(
     tctx: typer.Context,
     profile: ProfileOpt = None,
     min_ttl: Annotated[float, typer.Option("--min-ttl", help="Seconds the token must stay valid.", metavar="SECONDS")] = 0.0,
-    format_: Annotated[str, typer.Option("--format", metavar="token|json|exec-credential", help="The bare token (default), {access_token, token_type, expires_at} as JSON, or a Kubernetes client.authentication.k8s.io/v1 ExecCredential.")] = "token",
+    format_: Annotated[str, typer.Option("--format", metavar="token|json|exec-credential|curl-config", help="The bare token (default), {access_token, token_type, expires_at} as JSON, a Kubernetes client.authentication.k8s.io/v1 ExecCredential, or a curl config for `curl -K -` (the token stays off curl's command line).")] = "token",
 ) -> int:
     """Print a valid access token (refreshed if needed) and nothing else."""
     from .commands import token as cmd

@@ -1,4 +1,4 @@
-"""authcli for other programs (issue 12, the parts done): `token --format json|exec-credential`
+"""authcli for other programs (issue 12, the parts done): `token --format json|exec-credential|curl-config`
 and git's credential-helper protocol, tested with the real git."""
 
 from __future__ import annotations
@@ -39,6 +39,23 @@ def test_token_as_a_kubernetes_exec_credential(cli: Cli, server: DevServer) -> N
     assert data["status"]["token"] == cli.run("token").out.strip()
     expiry = time.mktime(time.strptime(data["status"]["expirationTimestamp"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
     assert expiry > time.time()
+    assert server.stats()["refreshes"] == 1
+
+
+def test_token_as_a_curl_config_keeps_it_off_curls_argv(cli: Cli, server: DevServer) -> None:
+    """`authcli token --format curl-config | curl -K -`: the real curl reads the header from
+    stdin, the API accepts it, and the token is never on curl's command line."""
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    expired_session(cli, server)  # through the engine: refreshed first
+    config = cli.run("token", "--format", "curl-config")
+    assert config.code == 0, config
+    token = cli.run("token").out.strip()
+    assert config.out == f'header = "Authorization: Bearer {token}"\n'
+    argv = ["curl", "-sS", "-K", "-", server.url + "/users/me"]
+    me = subprocess.run(argv, input=config.out, capture_output=True, text=True, timeout=30)
+    assert me.returncode == 0 and json.loads(me.stdout)["email"] == "alice@example.com", me
+    assert token not in " ".join(argv)
     assert server.stats()["refreshes"] == 1
 
 

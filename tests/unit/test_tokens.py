@@ -127,3 +127,14 @@ def test_jwt_claims_for_display_only() -> None:
     assert jwt_claims(make_jwt(sub="u1", email="a@b.c"))["email"] == "a@b.c"  # type: ignore[index]
     assert jwt_claims("opaque-token") is None
     assert jwt_claims("a.b.c") is None
+
+
+@pytest.mark.parametrize(("token", "line"), [
+    ("abc.def", 'header = "Authorization: Bearer abc.def"\n'),
+    ('a"b\\c', 'header = "Authorization: Bearer a\\"b\\\\c"\n'),  # visible ASCII a provider may issue
+])
+def test_curl_config_quotes_what_curl_would_unquote(token: str, line: str) -> None:
+    from authcli.commands.token import render
+
+    assert render(TokenRecord(token, None, None, 0.0, "https://api.example.com:443", token_type="bearer"),
+                  "curl-config") == line

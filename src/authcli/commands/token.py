@@ -1,6 +1,6 @@
 """authcli token: print a valid access token for tools that insist on one, bare (for
-`$(authcli token)`), as JSON for other wrappers, or as a Kubernetes ExecCredential for
-kubectl's exec plugins."""
+`$(authcli token)`), as JSON for other wrappers, as a Kubernetes ExecCredential for
+kubectl's exec plugins, or as a curl config (`curl -K -`) so the token stays off curl's argv."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ..errors import UsageError
 from ..session import Session
 from ..tokens import TokenRecord, iso_utc
 
-FORMATS = ("token", "json", "exec-credential")
+FORMATS = ("token", "json", "exec-credential", "curl-config")
 EXEC_CREDENTIAL_API = "client.authentication.k8s.io/v1"
 
 
@@ -40,6 +40,10 @@ def render(record: TokenRecord, fmt: str) -> str:
             status["expirationTimestamp"] = iso_utc(record.expires_at) or ""
         return json.dumps({"apiVersion": EXEC_CREDENTIAL_API, "kind": "ExecCredential", "spec": {},
                            "status": status}) + "\n"
+    if fmt == "curl-config":
+        # curl's config syntax: a double-quoted value takes \\ and \" escapes.
+        quoted = record.access_token.replace("\\", "\\\\").replace('"', '\\"')
+        return f'header = "Authorization: Bearer {quoted}"\n'
     return record.access_token + "\n"
 
 
@@ -47,7 +51,7 @@ def run(opts: TokenOptions, ctx: Context) -> int:
     if not (math.isfinite(opts.min_ttl) and opts.min_ttl >= 0):
         raise UsageError("--min-ttl must be a finite number of seconds, zero or more")
     if opts.format not in FORMATS:
-        raise UsageError(f"unknown --format {opts.format!r}: use token, json or exec-credential")
+        raise UsageError(f"unknown --format {opts.format!r}: use token, json, exec-credential or curl-config")
     profile = ctx.profile(opts.profile)
     if profile.dpop and opts.format != "json":
         raise UsageError(f"profile '{profile.name}' holds DPoP-bound tokens, which are useless without a proof "
