@@ -123,6 +123,8 @@ class Profile:
     redis_namespace: str | None = None
     redis_auth: str | None = None  # "keyring": the password is in this machine's OS keyring
     git_username: str | None = None  # what git-credential answers as (e.g. oauth2); default: the session's user
+    registry: str | None = None  # docker-credential-authcli: the registry this profile's token is for (else api_url)
+    registry_username: str | None = None  # what docker-credential-authcli answers as; default: the session's user
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_toml(self) -> dict[str, Any]:
@@ -143,7 +145,7 @@ _STR_KEYS = {
     "login_user_field", "login_password_field", "refresh_field", "ca_bundle",
     "flow", "issuer", "client_id", "scope", "grant", "client_auth", "token_endpoint", "revocation_endpoint",
     "device_authorization_endpoint", "authorization_endpoint", "userinfo_endpoint", "jwks_uri", "audience", "resource",
-    "redis_url", "redis_namespace", "redis_auth", "git_username",
+    "redis_url", "redis_namespace", "redis_auth", "git_username", "registry", "registry_username",
 }
 _CHOICES = {
     "storage": STORAGES,
