@@ -55,9 +55,11 @@ def make_client(
     loopback = is_loopback(parts.hostname or "")
     mounts: dict[str, httpx.BaseTransport] | None = None
     if parts.scheme == "http" and loopback and verify is True:
-        mounts = {"https://": _LazyTransport(lambda: httpx.HTTPTransport(verify=True, trust_env=False))}
+        mounts = {"https://": _LazyTransport(lambda: _bound(httpx.HTTPTransport(verify=True, trust_env=False)))}
         verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # for http:// never used; verifies all the same
-    return httpx.Client(
+    from .netdeadline import bound_to_deadlines
+
+    return bound_to_deadlines(httpx.Client(
         timeout=httpx.Timeout(timeout or profile.timeout),
         verify=verify,
         follow_redirects=False,
@@ -65,7 +67,14 @@ def make_client(
         headers={"User-Agent": USER_AGENT},
         mounts=mounts,
         limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
-    )
+    ))
+
+
+def _bound(transport: httpx.HTTPTransport) -> httpx.HTTPTransport:
+    from .netdeadline import bind
+
+    bind(transport)
+    return transport
 
 
 class _LazyTransport(httpx.BaseTransport):
