@@ -6,8 +6,10 @@ and every request it sends through the proxy carries a token the engine keeps fr
 `--token` instead exports a real access token and the API's own URL and replaces authcli
 with the program: simpler, but the token goes stale if the program outlives it.
 
-The program's exit status is authcli's (128+N when a signal N ended it); SIGTERM, SIGHUP
-and a SIGINT sent by another process are passed on to it (mainloop.py).
+The program's exit status is authcli's (128+N when a signal N ended it). It runs in a
+process group of its own, holding the terminal, and every signal authcli can catch is
+passed on to it once, whoever sent it (mainloop.py, jobcontrol.py): authcli does not die of
+one while the program runs.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from __future__ import annotations
 import math
 import os
 import re
-import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..context import Context
 from ..errors import ExitCode, ProgramNotExecutable, ProgramNotFound, UsageError
+from ..jobcontrol import Terminal
 from ..mainloop import MainLoop
 from ..proxy import running
 from ..session import Session
@@ -56,15 +58,17 @@ def run(opts: ExecOptions, ctx: Context) -> int:
     check(opts)
     if opts.token:
         return _exec_with_token(opts, ctx)
-    loop = MainLoop()
+    loop = MainLoop(child=True)
+    terminal = Terminal.open()
     try:
         with running(ctx, opts.profile, loop, quiet=not opts.verbose) as proxy:
             env = {**ctx.env, opts.url_env: proxy.public_url, opts.token_env: proxy.secret.decode()}
             pid = _spawn(opts.command, env, loop)
-            loop.run(child=pid)
-            _, status = os.waitpid(pid, 0)
+            status = loop.supervise(pid, terminal)
     finally:
         loop.close()
+        if terminal is not None:
+            terminal.close()
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 
@@ -81,11 +85,11 @@ def _starting(program: str) -> Iterator[None]:
 
 
 def _spawn(command: list[str], env: dict[str, str], loop: MainLoop) -> int:
-    # The child starts with the signal mask authcli had and default handlers for what Python
-    # ignores (SIGPIPE, SIGXFSZ), as if a shell had started it.
+    # The child starts in a process group of its own (mainloop.py says why), with default
+    # dispositions for what authcli ignores and Python ignores (SIGPIPE, SIGXFSZ), as if a
+    # shell had started it; what authcli handles is at its default after exec anyway.
     with _starting(command[0]):
-        return os.posix_spawnp(command[0], command, env, setsigmask=loop.outside_mask,
-                               setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+        return os.posix_spawnp(command[0], command, env, setpgroup=0, setsigdef=loop.child_defaults)
 
 
 def _exec_with_token(opts: ExecOptions, ctx: Context) -> int:

@@ -1,0 +1,251 @@
+"""`authcli exec` passes every signal on to the program once, whichever way it was sent.
+
+The program counts what it receives in a file. After the signals under test, a real-time
+signal sent to authcli ends it: authcli passes signals on in the order it noted them, and
+notes standard signals before real-time ones, so by the time the program has the last one
+a second copy of any earlier signal has arrived too. (Linux: macOS has no real-time signals.)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AUTHCLI, Cli, DevServer
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGRTMIN"), reason="the end marker is a real-time signal")
+
+END = getattr(signal, "SIGRTMIN", 34) + 2
+EXIT = 23
+ISSUE_18 = ["HUP", "INT", "QUIT", "USR1", "USR2", "TERM", "WINCH", "ALRM", "CONT", "TSTP"]
+
+# argv: counts file, then "stop" to stop on SIGTSTP (after counting it) as a shell's job would.
+# With "read", it first reads a line from the terminal and records it.
+PROGRAM = f"""
+import json, os, signal, sys, time
+path, mode = sys.argv[1], sys.argv[2]
+counts = {{}}
+saves = iter(range(1 << 30))
+def save():  # a handler may run inside another's save: each writes its own file
+    tmp = f"{{path}}.{{next(saves)}}"
+    with open(tmp, "w") as f:
+        json.dump(counts, f)
+    os.replace(tmp, path)
+def count(signum, frame):
+    name = signal.Signals(signum).name.removeprefix("SIG") if signum != {END} else "END"
+    counts[name] = counts.get(name, 0) + 1
+    save()
+    if signum == signal.SIGTSTP and mode == "stop":
+        os.kill(os.getpid(), signal.SIGSTOP)
+for name in {ISSUE_18!r}:
+    signal.signal(getattr(signal, "SIG" + name), count)
+signal.signal({END}, count)
+counts["pid"] = os.getpid()
+save()
+if mode == "read":
+    counts["line"] = sys.stdin.readline().strip()
+    save()
+while "END" not in counts:
+    time.sleep(0.01)
+sys.exit({EXIT})
+"""
+
+
+@pytest.fixture
+def logged_in(cli: Cli, server: DevServer) -> Cli:
+    assert cli.login(server.url, "--storage", "file").code == 0
+    return cli
+
+
+def wait_for(ready: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+class Counts:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> dict[str, int]:
+        try:
+            return dict(json.loads(self.path.read_text()))
+        except FileNotFoundError:
+            return {}
+
+    def wait(self, name: str) -> None:
+        wait_for(lambda: name in self.read(), f"the program to receive {name}")
+
+    def received(self) -> dict[str, int]:
+        return {name: n for name, n in self.read().items() if name not in ("pid", "line", "END")}
+
+
+@contextmanager
+def exec_without_terminal(cli: Cli, counts: Counts) -> Iterator[subprocess.Popen[str]]:
+    """authcli as a service or CI step runs: no controlling terminal, its own process group."""
+    proc = subprocess.Popen([AUTHCLI, "exec", "--", sys.executable, "-c", PROGRAM, str(counts.path), "count"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli.env, start_new_session=True)
+    try:
+        counts.wait("pid")
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=60)
+
+
+def to_authcli(authcli: int, program: int, signum: int) -> None:
+    os.kill(authcli, signum)  # `kill PID`, a supervisor, `docker stop`
+
+
+def to_the_group(authcli: int, program: int, signum: int) -> None:
+    os.killpg(os.getpgid(authcli), signum)  # `kill -SIG -PGID`, `timeout`, a CI runner
+
+
+def to_each_process(authcli: int, program: int, signum: int) -> None:
+    for pid in (authcli, program):  # systemd's KillMode=control-group, pkill
+        os.kill(pid, signum)
+
+
+@pytest.mark.parametrize("send", [to_authcli, to_the_group])
+def test_each_signal_reaches_the_program_once(logged_in: Cli, tmp_path: Path,
+                                              send: Callable[[int, int, int], None]) -> None:
+    counts = Counts(tmp_path / "counts.json")
+    with exec_without_terminal(logged_in, counts) as proc:
+        program = counts.read()["pid"]
+        for name in ISSUE_18:
+            send(proc.pid, program, getattr(signal, "SIG" + name))
+            counts.wait(name)
+        os.kill(proc.pid, END)
+        _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (EXIT, "")
+    assert counts.received() == dict.fromkeys(ISSUE_18, 1)
+
+
+def test_a_signal_sent_to_each_process_leaves_authcli_standing(logged_in: Cli, tmp_path: Path) -> None:
+    """The program has its own copy and authcli's (or one, when they meet while pending):
+    nothing on authcli's side tells this from `kill PID` (mainloop.py). What is certain is
+    that authcli survives it and ends with the program's status."""
+    counts = Counts(tmp_path / "counts.json")
+    with exec_without_terminal(logged_in, counts) as proc:
+        program = counts.read()["pid"]
+        for name in ISSUE_18:
+            to_each_process(proc.pid, program, getattr(signal, "SIG" + name))
+            counts.wait(name)
+        os.kill(proc.pid, END)
+        _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (EXIT, "")
+    assert set(counts.received()) == set(ISSUE_18) and set(counts.received().values()) <= {1, 2}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGTERM])
+def test_a_signal_that_ends_the_program_is_authclis_status(logged_in: Cli, signum: int) -> None:
+    """USR1 used to be swallowed, USR2 and ALRM to kill authcli and orphan the program."""
+    proc = logged_in.popen("exec", "--", sys.executable, "-c",
+                           "import time; print('ready', flush=True); time.sleep(60)")
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (128 + signum, "")
+
+
+class Pty:
+    """authcli in a session of its own whose controlling terminal is a pty, as in a terminal window."""
+
+    def __init__(self, cli: Cli, counts: Counts, mode: str) -> None:
+        self.pid, self.master = pty.fork()
+        if self.pid == 0:
+            os.execve(AUTHCLI, [AUTHCLI, "exec", "--", sys.executable, "-c", PROGRAM, str(counts.path), mode],
+                      cli.env)
+        os.set_blocking(self.master, False)
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def resize(self, rows: int, cols: int) -> None:
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def wait(self, options: int = 0) -> int:
+        while True:  # the pty's output must be read, or a full buffer would block the writer
+            try:
+                os.read(self.master, 4096)
+            except OSError:  # nothing to read yet, or (EIO) the terminal's last process has gone
+                pass
+            pid, status = os.waitpid(self.pid, options | os.WNOHANG)
+            if pid:
+                return status
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(self.master)
+
+
+@pytest.fixture
+def terminal(logged_in: Cli, tmp_path: Path) -> Iterator[Callable[[str], tuple[Pty, Counts]]]:
+    opened: list[Pty] = []
+
+    def start(mode: str) -> tuple[Pty, Counts]:
+        counts = Counts(tmp_path / "counts.json")
+        opened.append(Pty(logged_in, counts, mode))
+        counts.wait("pid")
+        return opened[-1], counts
+
+    yield start
+    for term in opened:
+        term.close()
+
+
+def test_what_is_typed_at_the_terminal_reaches_the_program_once(terminal: Callable[[str], tuple[Pty, Counts]]
+                                                                 ) -> None:
+    """The program holds the terminal: it reads it without being stopped (no SIGTTIN, no
+    SIGCONT to resume it), and Ctrl-C, Ctrl-\\, Ctrl-Z and a resize reach it once."""
+    term, counts = terminal("read")
+    term.type(b"typed line\n")
+    wait_for(lambda: "line" in counts.read(), "the program to read the terminal")
+    for keys, name in ((b"\x03", "INT"), (b"\x1c", "QUIT"), (b"\x1a", "TSTP")):
+        term.type(keys)
+        counts.wait(name)
+    term.resize(40, 100)
+    counts.wait("WINCH")
+    os.kill(term.pid, END)
+    assert os.waitstatus_to_exitcode(term.wait()) == EXIT
+    assert counts.read()["line"] == "typed line"
+    assert counts.received() == {"INT": 1, "QUIT": 1, "TSTP": 1, "WINCH": 1}
+
+
+def test_ctrl_z_stops_authcli_with_the_program_and_sigcont_resumes_both(
+        terminal: Callable[[str], tuple[Pty, Counts]]) -> None:
+    """A shell sees the job stop only if authcli, its process, stops; its `fg` continues
+    authcli, which passes the SIGCONT on."""
+    term, counts = terminal("stop")
+    term.type(b"\x1a")
+    status = term.wait(os.WUNTRACED)
+    assert os.WIFSTOPPED(status), status
+    assert counts.received() == {"TSTP": 1}
+    os.kill(term.pid, signal.SIGCONT)
+    counts.wait("CONT")
+    os.kill(term.pid, END)
+    assert os.waitstatus_to_exitcode(term.wait()) == EXIT
+    assert counts.received() == {"TSTP": 1, "CONT": 1}
