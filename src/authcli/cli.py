@@ -101,6 +101,7 @@ def _root(
     "authcli login --profile staging --api-url https://staging.example.com --storage file",
     "AUTHCLI_CLIENT_SECRET=... authcli login --issuer https://auth.example.com --client-id ci --flow client-credentials",
     "authcli login --storage redis --redis-url rediss://redis.internal:6380/0 --api-url https://api.example.com --join",
+    "AUTHCLI_STORAGE_KEY=\"$KEY\" authcli login --storage encrypted --api-url https://api.example.com --email ci@example.com --password-stdin",
 ))
 def login(
     tctx: typer.Context,
@@ -108,7 +109,7 @@ def login(
     api_url: Annotated[Optional[str], typer.Option("--api-url", metavar="URL", help="API base URL (https, or http on loopback) [env: AUTHCLI_API_URL].", show_default=False)] = None,
     email: Annotated[Optional[str], typer.Option("--email", metavar="EMAIL", help="Account email; prompted for on a terminal.", show_default=False)] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")] = False,
-    storage: Annotated[Optional[str], typer.Option("--storage", metavar="keyring|file|redis", help="keyring (default), file, or redis (one session shared by many machines) [env: AUTHCLI_STORAGE].", show_default=False)] = None,
+    storage: Annotated[Optional[str], typer.Option("--storage", metavar="keyring|file|redis|encrypted", help="keyring (default), file, redis (one session shared by many machines), or encrypted (a file encrypted with a key from AUTHCLI_STORAGE_KEY, --key-file, --key-command or a passphrase) [env: AUTHCLI_STORAGE].", show_default=False)] = None,
     issuer: Annotated[Optional[str], typer.Option("--issuer", metavar="URL", help="OAuth: the authorization server, for discovery.", show_default=False)] = None,
     client_id: Annotated[Optional[str], typer.Option("--client-id", metavar="ID", help="OAuth: client ID.", show_default=False)] = None,
     scope: Annotated[Optional[str], typer.Option("--scope", metavar="SCOPES", help='OAuth: scopes, e.g. "openid offline_access".', show_default=False)] = None,
@@ -131,6 +132,10 @@ def login(
     replace: Annotated[bool, typer.Option("--replace", help="--storage redis: sign in even where another account's live session is shared, replacing it for every machine.")] = False,
     redis_password_stdin: Annotated[bool, typer.Option("--redis-password-stdin", help="--storage redis: read the Redis password from stdin and keep it in this machine's OS keyring [env: AUTHCLI_REDIS_PASSWORD].")] = False,
     dpop: Annotated[bool, typer.Option("--dpop", help="OAuth: bind the tokens to a key pair kept with them (DPoP, RFC 9449), so copied tokens are useless.")] = False,
+    key_file: Annotated[Optional[str], typer.Option("--key-file", metavar="PATH", help="--storage encrypted: the key is in PATH (32 random bytes, base64; a file of yours, mode 0600).", show_default=False)] = None,
+    new_key_file: Annotated[Optional[str], typer.Option("--new-key-file", metavar="PATH", help="--storage encrypted: write a fresh key to PATH (created 0600) and use it.", show_default=False)] = None,
+    key_command: Annotated[Optional[str], typer.Option("--key-command", metavar="CMD", help="--storage encrypted: run CMD (split into words, no shell) for the key on its stdout, e.g. 'systemd-creds decrypt /etc/authcli/key.cred -'.", show_default=False)] = None,
+    passphrase: Annotated[bool, typer.Option("--passphrase", help="--storage encrypted: protect the key with a passphrase typed on a terminal, cached in the kernel keyring [default on a terminal without AUTHCLI_STORAGE_KEY].")] = False,
 ) -> int:
     """Sign in and keep the tokens in the OS keyring."""
     from .commands import login as cmd
@@ -140,6 +145,7 @@ def login(
         revocation_endpoint, client_auth, client_secret_stdin, audience, resource, device_endpoint,
         authorization_endpoint, redirect_port, no_browser, browser_timeout, userinfo_endpoint,
         redis_url, redis_namespace, join, redis_password_stdin, None, dpop, replace,
+        key_file=key_file, new_key_file=new_key_file, key_command=key_command, passphrase=passphrase,
     )
     return cmd.run(opts, _ctx(tctx))
 

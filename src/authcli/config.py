@@ -23,7 +23,7 @@ from .errors import NotLoggedIn, UsageError
 from .rules import PROFILE_NAME
 
 DEFAULT_PROFILE = "default"
-STORAGES = ("keyring", "file", "redis")
+STORAGES = ("keyring", "file", "redis", "encrypted")
 
 
 def check_profile_name(name: str) -> str:
@@ -125,6 +125,11 @@ class Profile:
     git_username: str | None = None  # what git-credential answers as (e.g. oauth2); default: the session's user
     registry: str | None = None  # docker-credential-authcli: the registry this profile's token is for (else api_url)
     registry_username: str | None = None  # what docker-credential-authcli answers as; default: the session's user
+    # storage = "encrypted" (encstore.py): where the key comes from (storagekey.py), never the key
+    storage_key: str | None = None  # env | file | command | passphrase
+    key_file: str | None = None
+    key_command: str | None = None
+    key_cache_timeout: float = 8 * 3600.0  # passphrase: seconds the kernel keyring keeps the unwrapped key
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_toml(self) -> dict[str, Any]:
@@ -146,6 +151,7 @@ _STR_KEYS = {
     "flow", "issuer", "client_id", "scope", "grant", "client_auth", "token_endpoint", "revocation_endpoint",
     "device_authorization_endpoint", "authorization_endpoint", "userinfo_endpoint", "jwks_uri", "audience", "resource",
     "redis_url", "redis_namespace", "redis_auth", "git_username", "registry", "registry_username",
+    "storage_key", "key_file", "key_command",
 }
 _CHOICES = {
     "storage": STORAGES,
@@ -153,8 +159,9 @@ _CHOICES = {
     "grant": ("password", "client-credentials", "device", "browser"),
     "client_auth": ("none", "client_secret_basic", "client_secret_post"),
     "redis_auth": ("keyring",),
+    "storage_key": ("env", "file", "command", "passphrase"),
 }
-_NUM_KEYS = {"lock_timeout", "timeout"}
+_NUM_KEYS = {"lock_timeout", "timeout", "key_cache_timeout"}
 
 
 def _profile_from_toml(name: str, table: Any, path: Path) -> Profile:
@@ -280,7 +287,7 @@ class Config:
 def storage_for(profile: Profile, env: Mapping[str, str], flag: str | None = None) -> str:
     value = flag or env.get("AUTHCLI_STORAGE") or profile.storage
     if value not in STORAGES:
-        raise UsageError(f"unknown storage {value!r}: use 'keyring', 'file' or 'redis'")
+        raise UsageError(f"unknown storage {value!r}: use 'keyring', 'file', 'redis' or 'encrypted'")
     return value
 
 

@@ -345,12 +345,26 @@ def make_store(kind: str, paths: Paths, env: Mapping[str, str], profile: Profile
         return FileStore(paths)
     if kind == "redis":
         return redis_store(profile, paths, env)
+    if kind == "encrypted":
+        return encrypted_store(profile, paths, env)
     cache = paths.state_dir / "keyring-backend"
     from .secretservice import SecretServiceStore, usable
 
     if usable(env, cache):
         return SecretServiceStore(keyring_service(paths, env), backend_cache=cache)
     return KeyringStore(keyring_service(paths, env), backend_cache=cache)
+
+
+def encrypted_store(profile: Profile | None, paths: Paths, env: Mapping[str, str]) -> Store:
+    """The profile's encrypted file, bound to its API origin, with the key source it names."""
+    from .encstore import EncryptedStore
+    from .errors import UsageError
+    from .storagekey import spec_of
+    from .urls import origin_str
+
+    if profile is None or not profile.api_url:
+        raise UsageError("storage 'encrypted' needs the profile's api_url (authcli login --api-url URL)")
+    return EncryptedStore(paths, spec_of(profile), origin_str(profile.api_url), env)
 
 
 def redis_password_entry(profile: str) -> str:

@@ -11,6 +11,7 @@ from ..config import Profile, check_profile_name, effective, storage_for
 from ..context import Context
 from ..errors import AuthcliError, CorruptRecord, NotLoggedIn, StorageError, UsageError
 from ..session import Session
+from ..storagekey import spec_of
 from ..store import make_store
 from ..tokens import record_account
 from ..urls import check_api_url
@@ -50,6 +51,11 @@ class LoginOptions:
     jwks_uri: str | None = None  # from discovery only: no flag
     dpop: bool = False
     replace: bool = False
+    # --storage encrypted: where the key comes from (storagekey.py); at most one
+    key_file: str | None = None
+    new_key_file: str | None = None
+    key_command: str | None = None
+    passphrase: bool = False
 
     @property
     def oauth(self) -> bool:
@@ -218,6 +224,7 @@ def run(opts: LoginOptions, ctx: Context) -> int:
     api_url = check_api_url(api_url)
     storage = storage_for(existing, ctx.env, opts.storage)
     saved = _with_redis(replace(existing, api_url=api_url, storage=storage), opts)
+    saved = _with_key_source(ctx, saved, opts)
     if opts.redis_password_stdin:
         saved = _keep_redis_password(ctx, opts, saved)
     profile = effective(saved, ctx.env, storage_flag=storage)
@@ -226,10 +233,13 @@ def run(opts: LoginOptions, ctx: Context) -> int:
         if opts.replace:
             raise UsageError("--join adopts the shared session and --replace signs in over it: choose one")
         return _join(ctx, session, saved)
-    try:
-        session.store.load(name)  # a missing or locked keyring fails now, before any prompt
-    except CorruptRecord:
-        pass  # about to be replaced
+    if storage == "encrypted":
+        _take_key(ctx, session, opts)  # read (or asked for) now, before any other prompt; nothing decrypted
+    else:
+        try:
+            session.store.load(name)  # a missing or locked keyring fails now, before any prompt
+        except CorruptRecord:
+            pass  # about to be replaced
 
     secret = _client_secret(opts, ctx, profile) if oauth else None
     email = password = None
@@ -276,8 +286,8 @@ def run(opts: LoginOptions, ctx: Context) -> int:
             f"tokens for profile '{name}' are stored in {session.store.location(name)}, "
             "protected only by file permissions"
         )
-    ctx.io.info(f"Logged in to {api_url} as {_signed_in_as(ctx, session, record, email)} "
-                f"(profile '{name}', {storage} storage)")
+    how = f"{storage} storage" + (f", key from {spec_of(saved).describe()}" if storage == "encrypted" else "")
+    ctx.io.info(f"Logged in to {api_url} as {_signed_in_as(ctx, session, record, email)} (profile '{name}', {how})")
     return 0
 
 
@@ -323,6 +333,70 @@ def _with_redis(profile: Profile, opts: LoginOptions) -> Profile:
                              "in AUTHCLI_REDIS_URL)")
     return replace(profile, redis_url=opts.redis_url or profile.redis_url,
                    redis_namespace=opts.redis_namespace or profile.redis_namespace)
+
+
+def _with_key_source(ctx: Context, profile: Profile, opts: LoginOptions) -> Profile:
+    """The profile's key source for --storage encrypted: the flag given, else the one the profile
+    remembers, else AUTHCLI_STORAGE_KEY when set, else a passphrase on a terminal. Never a guess
+    in a script: without any, exit 2 listing the choices."""
+    import os
+
+    chosen = [(flag, value) for flag, value in (("--key-file", opts.key_file), ("--new-key-file", opts.new_key_file),
+                                                ("--key-command", opts.key_command),
+                                                ("--passphrase", opts.passphrase or None)) if value]
+    if profile.storage != "encrypted":
+        if chosen:
+            raise UsageError(f"{chosen[0][0]} goes with --storage encrypted")
+        return profile
+    if len(chosen) > 1:
+        raise UsageError(f"{chosen[0][0]} and {chosen[1][0]} both say where the key comes from: choose one")
+    flag, value = chosen[0] if chosen else (None, None)
+    if flag in ("--key-file", "--new-key-file"):
+        assert isinstance(value, str)
+        return replace(profile, storage_key="file", key_file=os.path.abspath(os.path.expanduser(value)),
+                       key_command=None)
+    if flag == "--key-command":
+        return replace(profile, storage_key="command", key_command=str(value), key_file=None)
+    if flag == "--passphrase":
+        return replace(profile, storage_key="passphrase", key_file=None, key_command=None)
+    if profile.storage_key is not None:
+        return profile
+    from ..storagekey import ENV
+
+    if ctx.env.get(ENV):
+        return replace(profile, storage_key="env")
+    if ctx.io.can_prompt:
+        return replace(profile, storage_key="passphrase")
+    raise UsageError(f"--storage encrypted needs a key: set {ENV} (32 random bytes, base64), or pass --key-file PATH, "
+                     "--new-key-file PATH or --key-command CMD (a passphrase needs a terminal)")
+
+
+def _take_key(ctx: Context, session: Session, opts: LoginOptions) -> None:
+    """The encrypted store's key for the new session: read from its source (a new key file
+    written), or a new data key wrapped under a passphrase typed twice, then cached."""
+    import os
+
+    from ..encstore import EncryptedStore
+    from ..storagekey import Key, KeyUnavailable, ask, cache_name, wrap, write_new_file
+
+    store = session.store
+    assert isinstance(store, EncryptedStore)
+    if store.spec.source != "passphrase":
+        store.use_key(write_new_file(store.spec.key_file or "") if opts.new_key_file else store.key())
+        return
+    if not ctx.io.can_prompt:
+        from ..storagekey import SCRIPT_CHOICES
+
+        raise KeyUnavailable(f"a passphrase can only be typed on a terminal; for scripts, {SCRIPT_CHOICES}")
+    passphrase = ask(f"New passphrase for profile '{session.profile.name}': ")
+    if len(passphrase) < 8:
+        raise UsageError("the passphrase is shorter than 8 characters; choose a longer one")
+    if ask("Again: ") != passphrase:
+        raise UsageError("the two passphrases differ; nothing was changed")
+    key = Key(os.urandom(32))
+    header = wrap(passphrase, key)
+    store.use_key(key, header)
+    store.cache(cache_name(header), key)
 
 
 def _keep_redis_password(ctx: Context, opts: LoginOptions, profile: Profile) -> Profile:
