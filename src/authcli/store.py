@@ -171,10 +171,28 @@ class FileStore(LocalStore):
         return True
 
 
+# Never a silent downgrade: the three ways on, in this order, and authcli picks none of them.
 NO_KEYRING_HINT = (
-    "no OS keyring is available{why}; start a Secret Service (e.g. gnome-keyring) "
-    "or opt in to file storage with: authcli login --storage file"
+    "no OS keyring is available{why}; choose where the session is kept: "
+    "(1) encrypted: authcli login --storage encrypted (key from AUTHCLI_STORAGE_KEY, --key-file, --key-command, "
+    "or a passphrase on a terminal); "
+    "(2) a plain file protected only by its permissions: authcli login --storage file; "
+    "(3) the OS keyring: start a Secret Service (e.g. gnome-keyring) and log in again"
 )
+# Backends keyring picks on its own when they are installed, which keep secrets in a plain file
+# or ask for a password with getpass (hanging a script): to authcli they are no keyring at all.
+DOWNGRADES = ("keyrings.alt", "keyrings.cryptfile")
+
+
+def downgrade(backend: object) -> str | None:
+    """The dotted name of ``backend`` (or of a chainer's first backend) when it is one of
+    DOWNGRADES, else None."""
+    first = backend
+    chained = getattr(backend, "backends", None)
+    if type(backend).__name__ == "ChainerBackend" and chained:
+        first = list(chained)[0]
+    name = f"{type(first).__module__}.{type(first).__name__}"
+    return name if name.startswith(tuple(f"{package}." for package in DOWNGRADES)) else None
 
 
 class KeyringStore(LocalStore):
@@ -187,6 +205,7 @@ class KeyringStore(LocalStore):
         self.service = service
         self.backend_cache = backend_cache
         self._loaded = False
+        self._refused: str | None = None
 
     def location(self, profile: str) -> str:
         return f"OS keyring (service '{self.service}', entry '{profile}')"
@@ -248,8 +267,13 @@ class KeyringStore(LocalStore):
         import keyring
 
         if not self._loaded:
-            self._loaded = True
             self._select_backend()
+            self._refused = downgrade(keyring.get_keyring())
+            self._loaded = True
+        if self._refused:
+            raise KeyringUnavailable(NO_KEYRING_HINT.format(
+                why=f" (keyring would use {self._refused}, which keeps secrets in a plain file or asks for a "
+                    "password that a script cannot type)"))
         return keyring
 
     def _select_backend(self) -> None:

@@ -372,3 +372,56 @@ def test_where_the_kernel_keyring_is_denied_a_terminal_is_asked_every_time(headl
     assert line.startswith("authcli: ") and "\n" not in line
     assert "kernel keyring is not available here: keyctl search: EPERM" in line, line
     assert "AUTHCLI_STORAGE_KEY" in line and "--key-command" in line
+
+
+# -- never a silent downgrade ------------------------------------------------------------------
+
+KEYRINGS_ALT = "keyrings.alt==5.0.2"
+
+
+@pytest.fixture(scope="session")
+def keyrings_alt() -> str:
+    """keyrings.alt installed into a throwaway directory (put on PYTHONPATH, where keyring's
+    entry-point discovery finds it), kept under the temp dir between runs."""
+    import tempfile
+
+    target = Path(tempfile.gettempdir()) / f"authcli-test-{KEYRINGS_ALT.replace('==', '-')}"
+    if not (target / "keyrings" / "alt").is_dir():
+        try:
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                            KEYRINGS_ALT], check=True, capture_output=True, timeout=180)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            if os.environ.get("CI"):
+                raise
+            pytest.skip(f"cannot install {KEYRINGS_ALT}: {exc}")
+    return str(target)
+
+
+@pytest.mark.parametrize("command", [["login"], ["token"]])
+def test_keyrings_alt_is_no_keyring_and_nothing_is_written_or_asked(headless: Cli, server: DevServer,
+                                                                   keyrings_alt: str, tmp_path: Path,
+                                                                   command: list[str]) -> None:
+    """keyring would silently pick keyrings.alt's PlaintextKeyring here (no Secret Service)."""
+    home = tmp_path / "user-home"
+    home.mkdir()
+    env = {k: v for k, v in headless.env.items() if k != "PYTHON_KEYRING_BACKEND"}
+    env.update(PYTHONPATH=keyrings_alt, HOME=str(home), XDG_DATA_HOME=str(home / "data"),
+               XDG_CONFIG_HOME=str(home / "config"))
+    probe = subprocess.run([sys.executable, "-c", "import keyring; print(keyring.get_keyring())"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert "keyrings.alt" in probe.stdout, probe  # the situation this test is about
+    if command == ["token"]:
+        assert headless.login(server.url, "--storage", "file").code == 0
+        config = headless.home / "config.toml"
+        config.write_text(config.read_text().replace('storage = "file"', 'storage = "keyring"'))
+        args = ["token"]
+    else:
+        args = ["login", "--api-url", server.url, "--email", DEMO_EMAIL, "--password-stdin"]
+    proc = subprocess.run([AUTHCLI, *args], input=DEMO_PASSWORD + "\n", capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert proc.returncode == 6, proc
+    line = one_error_line(type("R", (), {"err": proc.stderr})())  # type: ignore[arg-type]
+    assert "keyring would use keyrings.alt.file.PlaintextKeyring" in line
+    for choice in ("(1) encrypted: authcli login --storage encrypted", "(2) a plain file", "(3) the OS keyring"):
+        assert choice in line
+    assert [p for p in home.rglob("*") if p.is_file()] == []  # no keyring_pass.cfg

@@ -359,3 +359,43 @@ def test_a_passphrase_store_finds_its_key_in_the_kernel_keyring(tmp_path: Path) 
 
     with pytest.raises(KeyUnavailable, match="no terminal to ask for it; for scripts, set AUTHCLI_STORAGE_KEY"):
         EncryptedStore(store.paths, KeySpec("passphrase"), ORIGIN, {}).load("p")
+
+
+def _backend(module: str, name: str = "Keyring") -> object:
+    return type(name, (), {"__module__": module})()
+
+
+def _chainer(*backends: object) -> object:
+    return type("ChainerBackend", (), {"__module__": "keyring.backends.chainer", "backends": list(backends)})()
+
+
+@pytest.mark.parametrize(("backend", "refused"), [
+    (_backend("keyrings.alt.file", "PlaintextKeyring"), "keyrings.alt.file.PlaintextKeyring"),
+    (_backend("keyrings.alt.file", "EncryptedKeyring"), "keyrings.alt.file.EncryptedKeyring"),
+    (_backend("keyrings.cryptfile.cryptfile", "CryptFileKeyring"), "keyrings.cryptfile.cryptfile.CryptFileKeyring"),
+    (_chainer(_backend("keyrings.alt.file", "PlaintextKeyring"), _backend("keyring.backends.SecretService")),
+     "keyrings.alt.file.PlaintextKeyring"),
+    (_chainer(_backend("keyring.backends.SecretService"), _backend("keyrings.alt.file", "PlaintextKeyring")), None),
+    (_backend("keyring.backends.SecretService"), None),
+    (_backend("keyring.backends.fail"), None),
+    (_backend("keyrings_alternative.x"), None),
+])
+def test_keyrings_alt_and_cryptfile_count_as_no_keyring(backend: object, refused: str | None) -> None:
+    from authcli.store import downgrade
+
+    assert downgrade(backend) == refused
+
+
+def test_a_keyring_store_on_keyrings_alt_says_why_it_is_no_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    import keyring
+    import keyring.core
+
+    store = KeyringStore(service="authcli-never-written")
+    monkeypatch.setattr(keyring.core, "get_keyring", lambda: _backend("keyrings.alt.file", "PlaintextKeyring"))
+    monkeypatch.setattr(keyring, "get_keyring", keyring.core.get_keyring)
+    monkeypatch.setattr(keyring, "get_password", lambda *a: pytest.fail("keyrings.alt was used"))
+    for _ in range(2):  # refused every time, not only on the first call
+        with pytest.raises(KeyringUnavailable, match=r"no OS keyring is available \(keyring would use "
+                                                     r"keyrings\.alt\.file\.PlaintextKeyring.*\(1\) encrypted.*"
+                                                     r"\(2\) a plain file.*\(3\) the OS keyring"):
+            store.load("p")
