@@ -183,7 +183,8 @@ class Pty:
         fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     def wait(self, options: int = 0) -> int:
-        while True:  # the pty's output must be read, or a full buffer would block the writer
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the pty's output is read, or a full buffer would block the writer
             try:
                 os.read(self.master, 4096)
             except OSError:  # nothing to read yet, or (EIO) the terminal's last process has gone
@@ -192,6 +193,7 @@ class Pty:
             if pid:
                 return status
             time.sleep(0.01)
+        raise AssertionError("timed out waiting for authcli to stop or exit")
 
     def close(self) -> None:
         try:
