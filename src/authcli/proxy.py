@@ -6,13 +6,23 @@ and streams the request to the API and the answer back, unchanged. The token nev
 this process except towards the API's own origin (SessionAuth), and the proxy reaches
 nothing but paths under the profile's api_url.
 
-Guards, each answered by the proxy itself and never forwarded: a wrong or missing local
-secret (401), a Host header that is not the proxy's own loopback address (403, DNS
-rebinding), absolute-form targets and CONNECT (400/405). No CORS headers are ever added.
+Guards, each answered by the proxy itself and never forwarded:
+- a connection from another local user (403, before a byte is read; peercheck.py: the
+  local secret may have been read from a process's argv);
+- more than AUTHCLI_PROXY_MAX_CONNECTIONS open connections (503), and a request head not
+  complete within AUTHCLI_PROXY_HEAD_TIMEOUT seconds (the connection is closed);
+- framing that is not exactly one of no body, Content-Length or chunked (400/501, and the
+  connection closed: httpframing.py), a malformed chunked body (400);
+- a wrong or missing local secret (401), a Host header that is not the proxy's own loopback
+  address (403, DNS rebinding), absolute-form targets and CONNECT (400/405);
+- a path that leaves api_url's path once dot segments are removed, percent-decoded or not (400).
+No CORS headers are ever added. Redirects to the API, relative ones included, point back at
+the proxy.
 
-Tokens come from the engine through TokenSource: kept in memory while usable, otherwise one
-engine call at a time on the main thread (mainloop.py), so 200 concurrent requests across an
-expiry cause one refresh.
+Tokens come from the engine through TokenSource: the stored record is read again for every
+request (so a logout, or a login as someone else, counts from the next request on), and
+refreshed by one engine call at a time on the main thread (mainloop.py), so 200 concurrent
+requests across an expiry cause one refresh.
 """
 
 from __future__ import annotations
@@ -20,22 +30,25 @@ from __future__ import annotations
 import hmac
 import json
 import os
-import sys
+import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socketserver import ThreadingUnixStreamServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from .auth import SessionAuth
-from .errors import AuthcliError, AuthError
+from .errors import AuthcliError, AuthError, NotLoggedIn, UsageError
 from .http import translate
+from .httpframing import climbs_out, framing_problem
 from .io import IOStreams
-from .session import Session
+from .peercheck import check_socket_owner
+from .proxyconn import TCPServer, UnixServer, Watchdog
+from .session import Session, login_hint
 from .text import printable
 from .tokens import TokenRecord
 from .urls import join, origin_str
@@ -45,6 +58,8 @@ if TYPE_CHECKING:
     from .mainloop import MainLoop
 
 CHUNK = 64 * 1024
+HEAD_TIMEOUT = 10.0  # seconds to send a request head (AUTHCLI_PROXY_HEAD_TIMEOUT)
+MAX_CONNECTIONS = 256  # open at once (AUTHCLI_PROXY_MAX_CONNECTIONS); a thread each
 RENEW_PAUSE = 10.0
 REPLAY_LIMIT = 1024 * 1024  # a request body up to this size is kept, so a 401 can be replayed
 # RFC 9110 7.6.1, and what the proxy sets itself.
@@ -53,10 +68,16 @@ HOP_BY_HOP = frozenset({
     "transfer-encoding", "upgrade", "host", "authorization",
 })
 CLIENT_DEFAULTS = frozenset({"accept", "accept-encoding", "user-agent"})
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class TokenSource:
     """The session's access token for the proxy's threads, shaped like Session for SessionAuth.
+
+    The stored record is read again for every request: a logout, or a login as someone else,
+    in another process counts from the next request on. Reads that started after a request
+    arrived serve it too, so a burst of requests costs a read or two (a keyring read is a
+    D-Bus call, made on the main thread like every engine call).
 
     A token renewed because the API answered 401 is not renewed again for RENEW_PAUSE when
     the API rejects it too: that API says no to this session, not to an old token, and every
@@ -68,32 +89,48 @@ class TokenSource:
         self.api_origin = session.api_origin
         self._on_main = on_main
         self._clock = clock
-        self._record: TokenRecord | None = None
+        self._started = 0  # reads of the store started, each one's number
+        self._read: TokenRecord | None = None  # what the last good read found...
+        self._read_number = 0  # ...and its number
         self._renewed: tuple[str, float] | None = None  # (token, when) renewed after a 401
         self._lock = threading.Lock()
 
     def valid_record(self, min_ttl: float = 0.0, rejected: str | None = None) -> TokenRecord:
+        arrived = self._started
         with self._lock:  # one engine call at a time; the others then find its token here
-            record = self._record
+            record = self._stored(arrived)
             if rejected is not None and self._renewed is not None and self._renewed[0] == rejected \
-                    and self._clock() - self._renewed[1] < RENEW_PAUSE and record is not None \
-                    and record.access_token == rejected and self.session.usable(record, 0.0, None):
+                    and self._clock() - self._renewed[1] < RENEW_PAUSE and record.access_token == rejected \
+                    and self.session.usable(record, 0.0, None):
                 return record
-            if record is None or not self.session.usable(record, 0.0, rejected):
+            if not self.session.usable(record, 0.0, rejected):
                 record = self._on_main(lambda: self.session.valid_record(rejected=rejected))
-                self._record = record
+                self._read = record
                 if rejected is not None:
                     self._renewed = (record.access_token, self._clock())
             return record
+
+    def _stored(self, arrived: int) -> TokenRecord:
+        if self._read_number <= arrived:  # the last read started before this request arrived
+            self._started += 1
+            number, load = self._started, self.session.load
+            # A file is read in this thread; other stores' clients belong to the main thread.
+            self._read = load() if self.session.store.kind == "file" else self._on_main(load)  # type: ignore[arg-type]
+            self._read_number = number
+        if self._read is None:
+            raise NotLoggedIn(f"not logged in; run {login_hint(self.session.profile.name)}")
+        return self._read
 
 
 class Proxy:
     """What every request needs: where to send it, the secret to check, the client, the log."""
 
     def __init__(self, api_url: str, secret: str, tokens: TokenSource, client: httpx.Client, io: IOStreams,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, head_timeout: float = HEAD_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         self.api_url = api_url.rstrip("/")
         self.api_origin = origin_str(api_url)
+        self.api_path = urlsplit(self.api_url).path
         self.secret = secret.encode()
         self.tokens = tokens
         self.client = client
@@ -101,6 +138,8 @@ class Proxy:
         self.quiet = quiet
         self.allowed_hosts: frozenset[str] | None = None  # None: any Host (a Unix socket)
         self.public_url = ""
+        self.heads = Watchdog(head_timeout)
+        self.max_connections = max_connections
         self._log_lock = threading.Lock()
 
     def log(self, line: str) -> None:
@@ -120,6 +159,21 @@ class Handler(BaseHTTPRequestHandler):
     def address_string(self) -> str:
         return "local"  # a Unix socket's client has no address
 
+    def handle_one_request(self) -> None:
+        self.proxy.heads.arm(self.connection)
+        try:
+            super().handle_one_request()
+        finally:
+            self.proxy.heads.disarm(self.connection)
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if not self.proxy.heads.disarm(self.connection):
+            self.close_connection = True  # too late: the watchdog is closing it; a head cut short is no request
+            return False
+        return True
+
     def do_CONNECT(self) -> None:
         self._refuse(405, "method_not_allowed", "the proxy does not tunnel (CONNECT); send requests to its URL")
 
@@ -134,9 +188,15 @@ class Handler(BaseHTTPRequestHandler):
     # -- guards ------------------------------------------------------------------------
 
     def _serve(self) -> int:
+        problem = framing_problem(self.headers, self.request_version)
+        if problem is not None:
+            return self._refuse(*problem)
         if not self.path.startswith("/") or self.path.startswith("//"):
             return self._refuse(400, "bad_request", "only paths are accepted (no absolute URLs): the proxy reaches "
                                 "the profile's API and nothing else")
+        if climbs_out(self.path):
+            return self._refuse(400, "bad_request", "that path leaves the profile's API (dot segments, "
+                                "percent-encoded or not)")
         allowed = self.proxy.allowed_hosts
         if allowed is not None and (self.headers.get("Host") or "").lower() not in allowed:
             return self._refuse(403, "host_not_allowed", f"send requests to {self.proxy.public_url}")
@@ -165,14 +225,12 @@ class Handler(BaseHTTPRequestHandler):
     def _forward(self) -> int:
         proxy = self.proxy
         url = join(proxy.api_url, self.path)
-        if origin_str(url) != proxy.api_origin:  # join() keeps it under api_url; never forward elsewhere
-            return self._refuse(400, "bad_request", "that path leaves the profile's API")
-        try:
-            content, replayable = self._request_body()
-        except ValueError:
-            return self._refuse(400, "bad_request", "the Content-Length header is not a number of bytes")
+        content, replayable = self._request_body()
         headers = _end_to_end(self.headers.items())
         request = proxy.client.build_request(self.command, url, headers=headers, content=content)
+        if origin_str(str(request.url)) != proxy.api_origin or not _under(proxy.api_path, request.url.path):
+            # climbs_out() keeps it under api_url; never forward elsewhere, whatever httpx makes of the URL
+            return self._refuse(400, "bad_request", "that path leaves the profile's API")
         sent = {name.lower() for name, _ in headers}
         for name in CLIENT_DEFAULTS - sent:
             # httpx's own defaults: an Accept-Encoding the client did not send would bring back
@@ -180,6 +238,8 @@ class Handler(BaseHTTPRequestHandler):
             request.headers.pop(name, None)
         try:
             response = proxy.client.send(request, auth=SessionAuth(proxy.tokens, replayable=replayable), stream=True)
+        except BadBody as exc:
+            return self._refuse(400, "bad_request", str(exc))
         except AuthError as exc:
             return self._refuse(401, "not_logged_in", exc.message)
         except AuthcliError as exc:
@@ -195,14 +255,13 @@ class Handler(BaseHTTPRequestHandler):
         return response.status_code
 
     def _request_body(self) -> tuple[bytes | Iterator[bytes] | None, bool]:
-        if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
+        """The body as framing_problem() let it through: chunked, a Content-Length, or none."""
+        if "Transfer-Encoding" in self.headers:
             return _dechunk(self.rfile), False
         given = self.headers.get("Content-Length")
         if given is None:
             return None, True
         length = int(given)
-        if length < 0:
-            raise ValueError(given)
         if length <= REPLAY_LIMIT:
             return self.rfile.read(length), True
         return _exactly(self.rfile, length), False
@@ -216,7 +275,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # an HTTP/1.0 client reads the body up to the close
         for name, value in _end_to_end(response.headers.multi_items()):
             if name.lower() == "location":
-                value = self._local_location(value)
+                value = self._local_location(value, str(response.request.url))
             self.send_header(name, value)
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")
@@ -234,12 +293,21 @@ class Handler(BaseHTTPRequestHandler):
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
 
-    def _local_location(self, value: str) -> str:
-        """A redirect to the API itself points back at the proxy, so the client stays on it."""
+    def _local_location(self, value: str, requested: str) -> str:
+        """A redirect to the API itself points back at the proxy, so the client stays on it; a
+        relative one elsewhere on the API's origin becomes absolute (it is not under the proxy);
+        one to another origin is passed on as it is."""
         base = self.proxy.api_url
-        if value == base or value.startswith(base + "/") or value.startswith(base + "?"):
-            return self.proxy.public_url + value[len(base):]
+        target = urljoin(requested, value)
+        if target == base or target.startswith(base + "/") or target.startswith(base + "?"):
+            return self.proxy.public_url + target[len(base):]
+        if origin_str(target) == self.proxy.api_origin and not urlsplit(value).netloc:
+            return target
         return value
+
+
+def _under(base_path: str, path: str) -> bool:
+    return not base_path or path == base_path or path.startswith(base_path + "/")
 
 
 def _end_to_end(items: Any) -> list[tuple[str, str]]:
@@ -250,70 +318,54 @@ def _end_to_end(items: Any) -> list[tuple[str, str]]:
     return [(name, value) for name, value in items if name.lower() not in HOP_BY_HOP | named]
 
 
+class BadBody(Exception):
+    """The client's request body ended early or is not chunked coding (its fault: 400)."""
+
+
 def _exactly(source: Any, length: int) -> Iterator[bytes]:
     left = length
     while left > 0:
         piece = source.read(min(CHUNK, left))
         if not piece:
-            raise httpx.ReadError("the client closed the request body early")
+            raise BadBody("the request body ended before its length")
         left -= len(piece)
         yield piece
 
 
 def _dechunk(source: Any) -> Iterator[bytes]:
     while True:
-        line = source.readline(1024)
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise httpx.ReadError("malformed chunked request body") from None
+        field = source.readline(1024).split(b";", 1)[0].strip()
+        if not _HEX.fullmatch(field):  # int(field, 16) would take "+1", "0x1" or "1_0"
+            raise BadBody("the request body is not valid chunked coding")
+        size = int(field, 16)
         if size == 0:
             while source.readline(1024) not in (b"\r\n", b"\n", b""):
                 pass  # trailers: dropped
             return
         yield from _exactly(source, size)
-        source.readline(1024)
+        if source.readline(1024) not in (b"\r\n", b"\n"):
+            raise BadBody("the request body is not valid chunked coding")
 
 
-class _Quiet:
-    """socketserver prints a traceback for an error in a handler. The proxy answers its own
-    failures as JSON; a client that went away mid-answer is not news; anything else gets the
-    one line every authcli error gets."""
-
-    daemon_threads = True
-    request_queue_size = 256  # 200 concurrent clients connect at once
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if not isinstance(exc, (ConnectionError, TimeoutError)):
-            sys.stderr.write(f"authcli: proxy: unexpected error ({type(exc).__name__}: {printable(str(exc))})\n")
-
-
-class _TCPServer(_Quiet, ThreadingHTTPServer):
-    pass
-
-
-class _UnixServer(_Quiet, ThreadingUnixStreamServer):
-    pass
-
-
-def make_server(proxy: Proxy, port: int | None, socket_path: str | None) -> ThreadingHTTPServer | _UnixServer:
+def make_server(proxy: Proxy, port: int | None, socket_path: str | None) -> TCPServer | UnixServer:
     """Bound and listening (on 127.0.0.1, or a Unix socket created 0600), not yet serving."""
     # Headers and body go out as separate writes: with Nagle's algorithm on, a kept-alive
     # client's delayed ACK would stall each answer by 40 ms. (TCP_NODELAY exists only for TCP.)
     handler = type("ProxyHandler", (Handler,), {"proxy": proxy, "disable_nagle_algorithm": socket_path is None})
+    server: TCPServer | UnixServer
     if socket_path is not None:
         from .fsutil import bind_private_socket
 
-        server: ThreadingHTTPServer | _UnixServer = bind_private_socket(
-            socket_path, lambda: _UnixServer(socket_path, handler))
+        check_socket_owner(socket_path)
+        server = bind_private_socket(socket_path, lambda: UnixServer(socket_path, handler))
         proxy.public_url = "http://localhost"
-        return server
-    tcp = _TCPServer(("127.0.0.1", port or 0), handler)
-    bound = tcp.server_address[1]
-    proxy.public_url = f"http://127.0.0.1:{bound}"
-    proxy.allowed_hosts = frozenset({f"127.0.0.1:{bound}", f"localhost:{bound}"})
-    return tcp
+    else:
+        server = TCPServer(("127.0.0.1", port or 0), handler)
+        bound = server.server_address[1]
+        proxy.public_url = f"http://127.0.0.1:{bound}"
+        proxy.allowed_hosts = frozenset({f"127.0.0.1:{bound}", f"localhost:{bound}"})
+    server.max_connections, server.log = proxy.max_connections, proxy.log
+    return server
 
 
 @contextmanager
@@ -325,7 +377,9 @@ def running(ctx: Context, profile_flag: str | None, loop: MainLoop, port: int | 
     request with 401 from the start is a typo in the profile name, not a service."""
     import secrets
 
+    from .config import number_from_env
     from .http import make_client
+    from .quickack import quick_acks
 
     profile = ctx.profile(profile_flag)
     session = Session(ctx, profile)
@@ -335,7 +389,10 @@ def running(ctx: Context, profile_flag: str | None, loop: MainLoop, port: int | 
     # More connections than httpx's default 100: requests are served concurrently.
     client = make_client(profile, ctx.env, profile.api_url, timeout=timeout,
                          limits=httpx.Limits(max_connections=512, max_keepalive_connections=64))
-    proxy = Proxy(profile.api_url, secrets.token_urlsafe(32), tokens, client, ctx.io, quiet)
+    quick_acks(client)
+    proxy = Proxy(profile.api_url, secrets.token_urlsafe(32), tokens, client, ctx.io, quiet,
+                  head_timeout=number_from_env(ctx.env, "AUTHCLI_PROXY_HEAD_TIMEOUT", HEAD_TIMEOUT),
+                  max_connections=_count_from_env(ctx.env, "AUTHCLI_PROXY_MAX_CONNECTIONS", MAX_CONNECTIONS))
     server = make_server(proxy, port, socket_path)
     thread = threading.Thread(target=server.serve_forever, name="authcli-proxy", daemon=True)
     thread.start()
@@ -348,3 +405,12 @@ def running(ctx: Context, profile_flag: str | None, loop: MainLoop, port: int | 
         if socket_path is not None:
             with suppress(FileNotFoundError):
                 os.unlink(socket_path)
+
+
+def _count_from_env(env: Mapping[str, str], name: str, fallback: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return fallback
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise UsageError(f"{name}={printable(raw)!r} is not a number of connections from 1 to 100000")
+    return int(raw)

@@ -92,11 +92,11 @@ def test_status_headers_and_redirects_pass_through(proxy: Proxy, server: DevServ
         ("/status/503", 503, lambda r: r.json() == {"status": 503}),
         ("/status/204", 204, lambda r: r.content == b""),
         ("/items", 200, lambda r: r.headers["link"] == '</items?page=2>; rel="next"'),
-        # A redirect on the API comes back pointing at the proxy; one elsewhere is left as it is.
+        # A redirect on the API (relative or not) comes back pointing at the proxy; one elsewhere is left as it is.
         (f"/redirect?to={server.url}/users/me", 302, lambda r: r.headers["location"] == proxy.url + "/users/me"),
         ("/redirect?to=https://elsewhere.example/x", 302,
          lambda r: r.headers["location"] == "https://elsewhere.example/x"),
-        ("/redirect?to=/users/me", 302, lambda r: r.headers["location"] == "/users/me"),
+        ("/redirect?to=/users/me", 302, lambda r: r.headers["location"] == proxy.url + "/users/me"),  # relative
     ]
     for path, status, check in cases:
         response = proxy.get(path)
