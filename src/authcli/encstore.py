@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import check_profile_name
+from .encformat import FORMAT, VERSION, associated_data
 from .errors import StorageError
 from .fsutil import atomic_write, check_private_chain, probe_write
 from .storagekey import (
@@ -47,18 +48,11 @@ from .tokens import TokenRecord
 if TYPE_CHECKING:
     from .config import Paths
 
-FORMAT = "encrypted-record"
-VERSION = 1
 PROMPTS = 3
 
 
 class UndecryptableRecord(StorageError):
     """The record is there but does not decrypt (wrong key, altered, moved): kept as it is."""
-
-
-def associated_data(profile: str, origin: str, source: str, wrapped: str | None) -> bytes:
-    return json.dumps({"profile": profile, "api_origin": origin, "source": source, "wrapped_key": wrapped},
-                      sort_keys=True, separators=(",", ":")).encode()
 
 
 def _aesgcm(key: Key) -> Any:

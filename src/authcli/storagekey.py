@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .encformat import cache_name as cache_name  # where the hot path finds it too
 from .errors import StorageError, UsageError
 
 ENV = "AUTHCLI_STORAGE_KEY"
@@ -228,12 +229,6 @@ def unwrap(passphrase: str, header: Mapping[str, Any]) -> Key | None:
         return Key(AESGCM(_kek(passphrase, header["kdf"])).decrypt(blob[:12], blob[12:], b"authcli-data-key"))
     except InvalidTag:
         return None
-
-
-def cache_name(header: Mapping[str, Any]) -> str:
-    """The kernel keyring description for a wrapped key: a digest of it, no secret."""
-    digest = hashlib.sha256(str(header.get("wrapped_key")).encode()).hexdigest()[:32]
-    return f"authcli:data-key:{digest}"
 
 
 def can_prompt() -> bool:
