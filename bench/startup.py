@@ -9,6 +9,9 @@ and HTTPie, installed into a throwaway venv under the system temp dir on first u
 
 Peers: `gh auth token` with a throwaway GH_CONFIG_DIR holding a plaintext hosts.yml; `secret-tool
 lookup` of authcli's own keyring entry; HTTPie's `http` and curl with the same token.
+The "encrypted" group (issue 20): `authcli token` of a `--storage encrypted` profile whose key
+is in AUTHCLI_STORAGE_KEY, beside the file store and `gh auth token` (goal: at most 1.0x gh).
+`--only GROUP` runs one group.
 Bytecode caching stays on (PYTHONDONTWRITEBYTECODE is removed from the environment): users
 run installed, compiled code, and without it every run compiles authcli's modules again.
 """
@@ -16,6 +19,7 @@ run installed, compiled code, and without it every run compiles authcli's module
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -53,12 +57,14 @@ def group(commands: dict[str, list[str]], env: dict[str, str], runs: int) -> dic
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--only", metavar="GROUP", help="run only this group (token, encrypted, call, whoami, version)")
     args = parser.parse_args()
     ensure_tools()
     keyring = os.environ.get("AUTHCLI_TEST_SECRET_SERVICE") == "1"
     with tempfile.TemporaryDirectory() as home:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env.update(AUTHCLI_CONFIG_DIR=home, GH_CONFIG_DIR=str(Path(home) / "gh"))
+        env.update(AUTHCLI_CONFIG_DIR=home, GH_CONFIG_DIR=str(Path(home) / "gh"),
+                   AUTHCLI_STORAGE_KEY=base64.b64encode(os.urandom(32)).decode())
         (Path(home) / "gh").mkdir()
         (Path(home) / "gh" / "hosts.yml").write_text(
             "github.com:\n    oauth_token: gho_benchmarkbenchmarkbenchmark\n    user: bench\n    git_protocol: https\n")
@@ -67,7 +73,8 @@ def main() -> int:
         try:
             assert server.stdout is not None
             url = server.stdout.readline().strip()
-            for profile, storage in (("f", "file"), ("k", "keyring")) if keyring else (("f", "file"),):
+            stores = [("f", "file"), ("e", "encrypted")] + ([("k", "keyring")] if keyring else [])
+            for profile, storage in stores:
                 subprocess.run([AUTHCLI, "login", "-p", profile, "--api-url", url, "--email", "alice@example.com",
                                 "--password-stdin", "--storage", storage], input="alice-password\n", text=True,
                                env=env, check=True, capture_output=True)
@@ -89,6 +96,9 @@ def main() -> int:
                 tokens["secret-tool lookup"] = ["secret-tool", "lookup", "service", service, "username", "k"]
             tokens["gh auth token"] = ["gh", "auth", "token"]
             groups.append(("token", tokens, "gh auth token"))
+            groups.append(("encrypted", {"authcli token (encrypted, AUTHCLI_STORAGE_KEY)": [AUTHCLI, "token", "-p", "e"],
+                                         "authcli token (file)": [AUTHCLI, "token"],
+                                         "gh auth token": ["gh", "auth", "token"]}, "gh auth token"))
             groups.append(("call", {
                 "authcli call /users/me": [AUTHCLI, "call", "/users/me"],
                 # hyperfine -N splits on spaces: HTTPie's bearer auth needs none
@@ -103,6 +113,8 @@ def main() -> int:
             print("| group | command | median (ms) | ratio to the group's peer |")
             print("|---|---|---|---|")
             for name, commands, peer in groups:
+                if args.only and name != args.only:
+                    continue
                 medians = group(commands, env, args.runs)
                 for command, median in medians.items():
                     ratio = "" if command == peer else f"{median / medians[peer]:.2f}x {peer}"
