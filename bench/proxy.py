@@ -1,6 +1,7 @@
 """`authcli proxy` against going direct (issue 12): per-request cost and memory under 1 GiB.
 
     .venv/bin/python bench/proxy.py [--requests 1000] [--gib 1]
+    .venv/bin/python bench/proxy.py --nagle-on [--requests 1000]
 
 Against the dev server on loopback, with a file-store session in a throwaway config dir:
 - N sequential curl processes, direct (with the token) and through the proxy (with the local
@@ -10,6 +11,12 @@ Against the dev server on loopback, with a file-store session in a throwaway con
 - 1 GiB down (GET /bytes/N) and 1 GiB up (PUT /echo, streamed) through the proxy; the
   proxy's peak RSS (VmHWM) is read from /proc before it stops.
 Wall times from time.perf_counter around each batch; the ratios are the result.
+
+--nagle-on: the curl rows only, against an upstream that keeps Nagle's algorithm on
+(a plain http.server, as Werkzeug's dev server does) instead of the dev server (Nagle off):
+the session is moved to it (record and profile pointed at its origin). Each answer's head
+and body are two writes, so the second waits for the proxy's ACK of the first; the proxy's
+quick ACKs (quickack.py) are what keeps that from costing a delayed ACK (~40 ms) a request.
 """
 
 from __future__ import annotations
@@ -41,10 +48,79 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+# The API with Nagle's algorithm on: http.server's default. Accepts any token.
+NAGLE_ON_API = """
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Api(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        body = json.dumps({"id": "u-alice", "email": "alice@example.com"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
+server.serve_forever()
+"""
+
+
+def move_session(home: str, api: str) -> None:
+    """Point the logged-in default profile and its record at another API on loopback."""
+    import json
+    import re
+
+    config = Path(home) / "config.toml"
+    config.write_text(re.sub(r'api_url = "[^"]*"', f'api_url = "{api}"', config.read_text()))
+    record = Path(home) / "state" / "tokens" / "default.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "api_origin": api}))
+
+
+def nagle_on(n: int, env: dict[str, str], home: str) -> None:
+    upstream = subprocess.Popen([sys.executable, "-c", NAGLE_ON_API], stdout=subprocess.PIPE, text=True)
+    assert upstream.stdout is not None
+    api = upstream.stdout.readline().strip()
+    move_session(home, api)
+    token = subprocess.run([AUTHCLI, "token"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    proxy = subprocess.Popen([AUTHCLI, "proxy", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True, env=env)
+    assert proxy.stdout is not None
+    url, secret = proxy.stdout.readline().strip(), proxy.stdout.readline().strip()
+    direct_h, proxy_h = ["-H", f"Authorization: Bearer {token}"], ["-H", f"Authorization: Bearer {secret}"]
+    try:
+        # A new curl per request connects anew each time: a fresh connection ACKs at once, so
+        # going direct never stalls, while the proxy reuses its connection to the API.
+        rows = [(f"{n} curl processes, direct", timed([["curl", "-sf", *direct_h, f"{api}/users/me"]] * n, env)),
+                (f"{n} curl processes, through the proxy",
+                 timed([["curl", "-sf", *proxy_h, f"{url}/users/me"]] * n, env)),
+                # One curl keeps its connection: direct stalls on curl's own delayed ACKs then.
+                (f"1 curl, {n} requests kept alive, direct",
+                 timed([["curl", "-sf", *direct_h, *[f"{api}/users/me"] * n]], env)),
+                (f"1 curl, {n} requests kept alive, through the proxy",
+                 timed([["curl", "-sf", *proxy_h, *[f"{url}/users/me"] * n]], env))]
+    finally:
+        proxy.send_signal(signal.SIGTERM)
+        proxy.wait(timeout=30)
+        upstream.terminate()
+        upstream.wait(timeout=30)
+    print("| what (upstream: http.server, Nagle on) | wall time | ratio |\n|---|---:|---:|")
+    for i, (name, seconds) in enumerate(rows):
+        print(f"| {name} | {seconds:.2f} s ({seconds / n * 1000:.2f} ms each) | {seconds / rows[i - i % 2][1]:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--gib", type=float, default=1.0)
+    parser.add_argument("--nagle-on", action="store_true", help="against a Nagle-on upstream (kept-alive rows only)")
     args = parser.parse_args()
     n = args.requests
     with tempfile.TemporaryDirectory() as home:
@@ -57,6 +133,13 @@ def main() -> None:
         api = server.stdout.readline().strip()
         subprocess.run([AUTHCLI, "login", "--api-url", api, "--email", "alice@example.com", "--password-stdin"],
                        input="alice-password\n", text=True, env=env, check=True, capture_output=True)
+        if args.nagle_on:
+            try:
+                nagle_on(n, env, home)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+            return
         token = subprocess.run([AUTHCLI, "token"], env=env, check=True, capture_output=True, text=True).stdout.strip()
         proxy = subprocess.Popen([AUTHCLI, "proxy", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                  text=True, env=env)
