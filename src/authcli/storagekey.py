@@ -48,6 +48,15 @@ class Key:
         return "Key(<hidden>)"
 
 
+SECRET_ENV = (ENV,)
+
+
+def child_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without the storage key: what a program authcli starts (exec's child, a key
+    command) inherits."""
+    return {name: value for name, value in env.items() if name not in SECRET_ENV}
+
+
 def parse_key(text: str | bytes, where: str) -> Key:
     """32 bytes from their base64 text (surrounding whitespace ignored)."""
     try:
@@ -174,7 +183,7 @@ def from_command(command: str, env: Mapping[str, str]) -> Key:
         raise KeyUnavailable("the key command is empty")
     timeout = number_from_env(env, "AUTHCLI_KEY_COMMAND_TIMEOUT", COMMAND_TIMEOUT)
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=dict(env),
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=child_environment(env),
                                 start_new_session=True)
     except OSError as exc:
         raise KeyUnavailable(f"cannot run the key command '{name}': {exc.strerror or exc}") from None
