@@ -95,7 +95,7 @@ def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> 
     if not isinstance(name, str) or not PROFILE_NAME.match(name) or not isinstance(profiles, dict):
         return None
     profile = profiles.get(name)
-    if not isinstance(profile, dict) or profile.get("storage") != "file" or profile.get("dpop"):
+    if not isinstance(profile, dict) or profile.get("storage") not in ("file", "encrypted") or profile.get("dpop"):
         return None
     tokens = os.path.join(state_dir, "tokens")
     chain = [tokens]
@@ -103,7 +103,12 @@ def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> 
         chain.append(os.path.dirname(chain[-1]))
     if chain[-1] != top or not all(_private(d) for d in chain):
         return None
-    record = _read_json(os.path.join(tokens, f"{name}.json"), MAX_RECORD)
+    if profile["storage"] == "encrypted":
+        from .hotenc import record as decrypted
+
+        record = decrypted(profile, _read(os.path.join(tokens, f"{name}.enc"), 2 * MAX_RECORD), name, env)
+    else:
+        record = _read_json(os.path.join(tokens, f"{name}.json"), MAX_RECORD)
     access = _usable(record, profile.get("api_origin"), time.time())
     if access is None:
         return None

@@ -225,8 +225,6 @@ def test_the_key_is_nowhere_but_where_the_user_put_it(headless: Cli, server: Dev
     assert raw not in (cli.home / "state" / "tokens" / "default.enc").read_bytes()
 
 
-@pytest.mark.xfail(strict=True, reason="needs execute.py to drop AUTHCLI_STORAGE_KEY from the child's environment "
-                                       "(patch in issue 20's report); remove this mark when it is applied")
 def test_exec_child_never_gets_the_storage_key(headless: Cli, server: DevServer) -> None:
     headless.env["AUTHCLI_STORAGE_KEY"] = KEY
     assert headless.login(server.url, "--storage", "encrypted").code == 0
@@ -428,8 +426,6 @@ def test_keyrings_alt_is_no_keyring_and_nothing_is_written_or_asked(headless: Cl
     assert [p for p in home.rglob("*") if p.is_file()] == []  # no keyring_pass.cfg
 
 
-@pytest.mark.xfail(strict=True, reason="needs the hot.py and token.py hunks of issue 20's report (the shortcut's "
-                                       "hook-up); remove this mark when they are applied")
 def test_token_of_an_encrypted_profile_takes_the_shortcut(headless: Cli, server: DevServer) -> None:
     """The speed goal (bench/startup.py's encrypted group) rests on this: no config, no encstore."""
     headless.env["AUTHCLI_STORAGE_KEY"] = KEY

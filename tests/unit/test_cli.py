@@ -44,7 +44,7 @@ def test_argv_becomes_options(monkeypatch: pytest.MonkeyPatch, argv: list[str], 
     ("argv", "message"),
     [
         (["login", "--password", "x"],
-         "authcli: No such option: --password (Possible options: --password-stdin, --redis-password-stdin); "
+         "authcli: No such option: --password (Possible options: --passphrase, --password-stdin, --redis-password-stdin); "
          "see 'authcli login --help'"),
         (["token", "--min-ttl", "soon"], "authcli: Invalid value for '--min-ttl'"),
         (["nosuch"], "authcli: No such command 'nosuch'"),

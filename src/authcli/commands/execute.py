@@ -27,6 +27,7 @@ from ..jobcontrol import Terminal
 from ..mainloop import MainLoop
 from ..proxy import running
 from ..session import Session
+from ..storagekey import child_environment
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 @dataclass
@@ -62,7 +63,7 @@ def run(opts: ExecOptions, ctx: Context) -> int:
     terminal = Terminal.open()
     try:
         with running(ctx, opts.profile, loop, quiet=not opts.verbose) as proxy:
-            env = {**ctx.env, opts.url_env: proxy.public_url, opts.token_env: proxy.secret.decode()}
+            env = {**child_environment(ctx.env), opts.url_env: proxy.public_url, opts.token_env: proxy.secret.decode()}
             pid = _spawn(opts.command, env, loop)
             status = loop.supervise(pid, terminal)
     finally:
@@ -100,7 +101,7 @@ def _exec_with_token(opts: ExecOptions, ctx: Context) -> int:
     session = Session(ctx, profile)
     token = session.access_token(min_ttl=opts.min_ttl)
     assert profile.api_url is not None
-    env = {**ctx.env, opts.url_env: profile.api_url, opts.token_env: token}
+    env = {**child_environment(ctx.env), opts.url_env: profile.api_url, opts.token_env: token}
     ctx.io.stdout.flush()
     ctx.io.stderr.flush()
     with _starting(opts.command[0]):

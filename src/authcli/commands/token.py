@@ -59,7 +59,7 @@ def run(opts: TokenOptions, ctx: Context) -> int:
                          "and its type")
     record = Session(ctx, profile).valid_record(min_ttl=opts.min_ttl)
     ctx.io.write_out(render(record, opts.format))
-    if opts.format == "token" and profile.storage == "file":
+    if opts.format == "token" and profile.storage in ("file", "encrypted"):
         _remember(ctx)
     return 0
 
@@ -81,7 +81,7 @@ def _remember(ctx: Context) -> None:
                 continue
             if profile.api_url:
                 profiles[name] = {"api_origin": origin_str(profile.api_url), "storage": profile.storage,
-                                  "dpop": profile.dpop}
+                                  "dpop": profile.dpop, "storage_key": profile.storage_key}
         return {"current": config.current, "profiles": profiles}
 
     try:
