@@ -8,11 +8,9 @@ too; the child's change of state is a SIGCHLD, then waitpid. No signal serves au
 purposes (SIGUSR1 used to be the wake-up, and was never passed on), and handlers, a pipe and
 waitpid are all there is on macOS too (no sigwaitinfo there).
 
-Engine calls (refreshes) run here rather than in the proxy's worker threads because the
-whole-exchange deadline (deadline.py) is a SIGALRM, which only the main thread handles: a
-server that drips its refresh answer cannot hold the profile lock for longer than in any
-other command. They also keep the keyring's D-Bus connection on one thread. The deadline's
-own SIGALRM goes to its handler, installed for the call, never to the program.
+Engine calls (refreshes) run here rather than in the proxy's worker threads: they keep the
+keyring's D-Bus connection on one thread, and one engine call at a time. (The whole-exchange
+deadline, deadline.py, is per thread and needs no signal, so an ALRM is always the program's.)
 
 How `exec` passes signals on, each exactly once
 -----------------------------------------------
