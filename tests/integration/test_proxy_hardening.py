@@ -21,19 +21,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.conftest import Cli, DevServer, one_error_line, stop_process
+from tests.integration.test_local_state import needs_root
 from tests.integration.test_proxy import Proxy, start_proxy
 from tests.integration.test_refresh import wait_for
 
-IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-REQUIRE_ROOT = os.environ.get("AUTHCLI_REQUIRE_ROOT") == "1"
 NOBODY = 65534
-
-
-def needs_root(what: str) -> None:
-    if not IS_ROOT:
-        if REQUIRE_ROOT:
-            pytest.fail(f"AUTHCLI_REQUIRE_ROOT=1 but not root: cannot {what}")
-        pytest.skip(f"needs root to {what} (CI runs as root)")
 
 
 @pytest.fixture
