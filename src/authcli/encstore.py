@@ -27,6 +27,7 @@ from .config import check_profile_name
 from .encformat import FORMAT, VERSION, associated_data
 from .errors import StorageError
 from .fsutil import atomic_write, check_private_chain, probe_write
+from .oscalls import open_file
 from .storagekey import (
     DENIED_NOTE,
     ENV,
@@ -114,7 +115,7 @@ class EncryptedStore(FileStore):
 
     def _read(self, path: Path) -> bytes | None:
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = open_file(path, os.O_RDONLY)
         except FileNotFoundError:
             return None
         except OSError as exc:

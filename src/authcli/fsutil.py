@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .errors import StorageError, UsageError
+from .oscalls import make_mine_hint, open_file, require_unix_sockets, unix_socket_listening
 from .rules import dir_problem
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ def check_private_dir(path: Path) -> bool:
     if problem == "another owner":
         raise StorageError(
             f"{path} belongs to another user (uid {info.st_uid}), who could read or replace the sessions "
-            f"in it; remove it, or make it yours with: chown {os.geteuid()} {path}"
+            f"in it; remove it, or make it yours with: {make_mine_hint(path)}"
         )
     if problem == "writable by others":
         raise StorageError(
@@ -105,8 +106,7 @@ def probe_write(directory: Path, size: int) -> None:
 def _write_new(path: Path, data: bytes, mode: int) -> None:
     """Create ``path`` (it must not exist; never through a symlink) with ``mode``, write all of
     ``data`` and fsync it."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags, mode)
+    fd = open_file(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         view = memoryview(data)
         while view:
@@ -140,8 +140,7 @@ def bind_private_socket(path: str, bind: Callable[[], T]) -> T:
     """``bind()`` a Unix socket at ``path``, created 0600: the umask is the only way to create a
     socket file with a mode, so it is narrowed around the bind (call before starting threads).
     A stale socket (nothing listens) from a run that did not clean up is replaced."""
-    import socket
-
+    require_unix_sockets()
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -151,13 +150,9 @@ def bind_private_socket(path: str, bind: Callable[[], T]) -> T:
     else:
         if not stat.S_ISSOCK(info.st_mode):
             raise UsageError(f"{path} exists and is not a socket; choose another --socket path")
-        with socket.socket(socket.AF_UNIX) as probe:
-            try:
-                probe.connect(path)
-            except OSError:
-                os.unlink(path)
-            else:
-                raise UsageError(f"another process listens on {path}; stop it or choose another --socket path")
+        if unix_socket_listening(path):
+            raise UsageError(f"another process listens on {path}; stop it or choose another --socket path")
+        os.unlink(path)
     old = os.umask(0o177)
     try:
         return bind()

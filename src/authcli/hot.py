@@ -30,6 +30,7 @@ import stat
 import sys
 import time
 
+from .oscalls import open_file
 from .rules import PROFILE_NAME, dir_problem, refresh_margin
 
 SUMMARY = "hot-profiles.json"
@@ -120,7 +121,7 @@ def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> 
 def _read(path: str, cap: int) -> bytes | None:
     """A regular file's bytes, opened without following a symlink; None if larger than ``cap``."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = open_file(path, os.O_RDONLY)
     except OSError:
         return None
     try:

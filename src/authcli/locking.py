@@ -2,14 +2,15 @@
 
 A dedicated, never-deleted lock file in the private state dir, locked with flock through
 filelock's descriptor lock. The kernel releases it the moment its holder dies, SIGKILL
-included. authcli opens the file itself: O_NOFOLLOW, so a symlink planted at the lock path
+included. authcli opens the file itself (oscalls.open_file): O_NOFOLLOW, so a symlink planted at the lock path
 is refused instead of followed, and the descriptor is kept open between attempts, so a
 waiter keeps waiting on the file the holder holds even if the path is deleted meanwhile.
 Once locked, the descriptor must still be the file at the path (device and inode): a lock
 on a file that was deleted or replaced excludes nobody, so then it starts again.
 
-A lock file can still be deleted while it is held, and a process started after that creates
-a new one that excludes nobody. So the profile lock has a second stage: its holder also locks
+A lock file can still be deleted while it is held (not on Windows: oscalls.LOCKED_FILES_DELETABLE),
+and a process started after that creates a new one that excludes nobody. So the profile lock
+has a second stage: its holder also locks
 the state directory, which holds the lock files and the file store's session records
 (state/tokens), so it cannot be deleted without deleting those sessions themselves.
 Same-profile processes queue on the profile's file, so the directory is only ever contended
@@ -29,6 +30,7 @@ from pathlib import Path
 from .config import Paths, check_profile_name
 from .errors import LockTimeout, StorageError
 from .io import IOStreams
+from .oscalls import LOCKED_FILES_DELETABLE, open_dir, open_file
 
 NOTICE_AFTER = 2.0
 POLL = 0.05  # seconds between attempts at the lock
@@ -43,9 +45,8 @@ def lock_path(paths: Paths, profile: str) -> Path:
 
 
 def _open(path: Path) -> int:
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags, 0o600)
+        fd = open_file(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise StorageError(
@@ -60,9 +61,8 @@ def _open(path: Path) -> int:
 
 def _open_dir(path: Path) -> int:
     """A directory to flock (created private by the caller); a symlink in its place is refused."""
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        return os.open(path, flags)
+        return open_dir(path)
     except OSError as exc:
         raise StorageError(f"cannot open {path} to lock it: {exc.strerror or exc}") from None
 
@@ -156,8 +156,8 @@ def profile_lock(
     paths.private(paths.locks_dir)
     state = paths.private(paths.state_dir)
     with file_lock(path, timeout, f"profile '{profile}'", io, ready) as held:
-        if not held:
-            yield False
+        if not held or not LOCKED_FILES_DELETABLE:
+            yield held
             return
         with file_lock(state, timeout, f"the state directory ({state})", io, ready,
                        opener=_open_dir) as still:

@@ -16,6 +16,7 @@ import httpx
 
 from .errors import AuthcliError, UsageError
 from .io import IOStreams
+from .oscalls import set_mode
 
 CHUNK = 64 * 1024
 UPLOAD_PROGRESS_MIN = 4 * 1024 * 1024
@@ -132,7 +133,7 @@ def output_file(target: str) -> Iterator[BinaryIO]:
     except OSError as exc:
         raise AuthcliError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
-        os.fchmod(fd, mode)  # before the first byte: the temporary file is the user's file to be
+        set_mode(fd, tmp, mode)  # before the first byte: the temporary file is the user's file to be
         with os.fdopen(fd, "wb") as sink:
             yield sink
         os.replace(tmp, path)

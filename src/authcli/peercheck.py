@@ -4,7 +4,7 @@ The proxy serves its own user only. The local secret alone does not prove who is
 another user may have read it from a process's argv (/proc/PID/cmdline is world-readable).
 The kernel knows the peer's uid:
 
-- a Unix socket: SO_PEERCRED (Linux), LOCAL_PEERCRED (macOS and the BSDs);
+- a Unix socket: SO_PEERCRED (Linux), LOCAL_PEERCRED (macOS and the BSDs), in oscalls.py;
 - loopback TCP, on Linux only: the client's socket is listed in /proc/net/tcp (or tcp6, for
   an IPv6 socket speaking IPv4) with its owner's uid, as the entry whose local address is
   our peer's and whose remote address is ours.
@@ -19,9 +19,9 @@ import os
 import socket
 import stat
 import struct
-import sys
 
 from .errors import UsageError
+from .oscalls import PROC_NET_TCP, is_mine, is_my_uid, is_unix_socket, unix_peer_uid, user_name
 
 
 def same_user(sock: socket.socket) -> bool | None:
@@ -30,21 +30,14 @@ def same_user(sock: socket.socket) -> bool | None:
     uid = _peer_uid(sock)
     if uid is None:
         return None
-    return uid == os.geteuid()
+    return is_my_uid(uid)
 
 
 def _peer_uid(sock: socket.socket) -> int | None:
     """The peer's uid, -1 when it cannot be found, None when this platform has no way to ask."""
-    if sock.family == socket.AF_UNIX:
-        if sys.platform == "linux":
-            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            return int(struct.unpack("3i", creds)[1])
-        if sys.platform == "darwin" or "bsd" in sys.platform:
-            # struct xucred {u_int cr_version; uid_t cr_uid; short cr_ngroups; gid_t cr_groups[16];}
-            creds = sock.getsockopt(0, 0x001, struct.calcsize("IIh16I"))  # SOL_LOCAL, LOCAL_PEERCRED
-            return int(struct.unpack_from("II", creds)[1])
-        return None
-    if sys.platform == "linux" and sock.family in (socket.AF_INET, socket.AF_INET6):
+    if is_unix_socket(sock):
+        return unix_peer_uid(sock)
+    if PROC_NET_TCP and sock.family in (socket.AF_INET, socket.AF_INET6):
         return _tcp_owner(sock.getpeername(), sock.getsockname())
     return None
 
@@ -95,14 +88,5 @@ def check_socket_owner(path: str) -> None:
         info = os.lstat(path)
     except OSError:
         return  # absent, or bind_private_socket will say what is wrong
-    if stat.S_ISSOCK(info.st_mode) and info.st_uid != os.geteuid():
-        raise UsageError(f"{path} is owned by {_user_name(info.st_uid)}; remove it or choose another --socket path")
-
-
-def _user_name(uid: int) -> str:
-    import pwd
-
-    try:
-        return f"user {pwd.getpwuid(uid).pw_name} ({uid})"
-    except KeyError:
-        return f"uid {uid}"
+    if stat.S_ISSOCK(info.st_mode) and not is_mine(info):
+        raise UsageError(f"{path} is owned by {user_name(info.st_uid)}; remove it or choose another --socket path")

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from contextlib import suppress
 from http import HTTPStatus
 from http.server import ThreadingHTTPServer
-from socketserver import ThreadingUnixStreamServer
 from typing import Any
 
+from .oscalls import require_unix_sockets
 from .peercheck import same_user
 from .text import printable
 
@@ -138,5 +138,16 @@ class TCPServer(_Guarded, ThreadingHTTPServer):
     pass
 
 
-class UnixServer(_Guarded, ThreadingUnixStreamServer):
-    pass
+# The one platform branch outside oscalls.py: a class cannot have a base that may not exist.
+if sys.platform == "win32":
+    class UnixServer(_Guarded, ThreadingHTTPServer):
+        """Never made: Python has no Unix sockets on Windows, so --socket is a usage error there."""
+
+        def __init__(self, path: str, handler: Callable[..., Any]) -> None:
+            require_unix_sockets()
+            raise AssertionError("unreachable")
+else:
+    from socketserver import ThreadingUnixStreamServer
+
+    class UnixServer(_Guarded, ThreadingUnixStreamServer):
+        pass

@@ -8,6 +8,8 @@ import os
 import re
 import stat
 
+from .oscalls import is_mine, writable_by_others
+
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -23,9 +25,8 @@ def dir_problem(info: os.stat_result) -> str | None:
     others"), or None when it may: as ssh refuses a ~/.ssh others could write."""
     if not stat.S_ISDIR(info.st_mode):
         return "not a directory"
-    if hasattr(os, "geteuid"):
-        if info.st_uid != os.geteuid():
-            return "another owner"
-        if info.st_mode & 0o022:
-            return "writable by others"
+    if not is_mine(info):
+        return "another owner"
+    if writable_by_others(info):
+        return "writable by others"
     return None

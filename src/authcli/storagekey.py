@@ -25,6 +25,7 @@ from typing import Any
 
 from .encformat import cache_name as cache_name  # where the hot path finds it too
 from .errors import StorageError, UsageError
+from .oscalls import is_mine, kill_group, make_mine_hint, open_file, open_to_others
 
 ENV = "AUTHCLI_STORAGE_KEY"
 SOURCES = ("env", "file", "command", "passphrase")
@@ -124,17 +125,17 @@ def from_env(env: Mapping[str, str]) -> Key:
 def from_file(path: str) -> Key:
     """The key in ``path``: a regular file of this user's, readable by nobody else, not a link."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = open_file(path, os.O_RDONLY)
     except OSError as exc:
         raise KeyUnavailable(f"cannot read the key file {path}: {exc.strerror or exc}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise KeyUnavailable(f"the key file {path} is not a regular file")
-        if info.st_uid != os.geteuid():
+        if not is_mine(info):
             raise KeyUnavailable(f"the key file {path} belongs to another user (uid {info.st_uid}); "
-                                 f"make it yours with: chown {os.geteuid()} {path}")
-        if info.st_mode & 0o077:
+                                 f"make it yours with: {make_mine_hint(path)}")
+        if open_to_others(info):
             raise KeyUnavailable(f"the key file {path} can be read or written by other users; "
                                  f"fix it with: chmod 600 {path}")
         text = os.read(fd, 1024)
@@ -147,7 +148,7 @@ def write_new_file(path: str) -> Key:
     """--new-key-file: a fresh key in a new file, created 0600 (never over an existing one)."""
     text = new_key_text()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = open_file(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise UsageError(f"--new-key-file {path} exists; use it with --key-file {path}, or choose a new path") from None
     except OSError as exc:
@@ -169,7 +170,6 @@ def from_command(command: str, env: Mapping[str, str]) -> Key:
     if command in _commands:
         return _commands[command]
     import shlex
-    import signal
     import subprocess
 
     from .config import number_from_env
@@ -190,10 +190,7 @@ def from_command(command: str, env: Mapping[str, str]) -> Key:
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        kill_group(proc.pid)
         proc.kill()
         proc.wait()
         raise KeyUnavailable(f"the key command '{name}' gave no key within {timeout:g} s (killed); "

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 from .config import check_profile_name
 from .errors import CorruptRecord, KeyringUnavailable, StorageError
 from .fsutil import atomic_write, check_private_chain, ensure_private_dir, probe_write
+from .oscalls import open_file
 from .tokens import MalformedRecord, TokenRecord
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class FileStore(LocalStore):
         if not check_private_chain(self.directory, self.paths.top(self.directory)):
             return None
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+            fd = open_file(path, os.O_RDONLY)
         except FileNotFoundError:
             return None
         except OSError as exc:
