@@ -1,5 +1,9 @@
 """`ruff check` and `mypy --strict` (configured in pyproject.toml) are part of the test suite,
-so they hold in CI and not only on a developer's machine."""
+so they hold in CI and not only on a developer's machine.
+
+mypy checks the code as each platform sees it (issue 21): no machine here runs macOS or
+Windows, so this is where a POSIX-only name used outside oscalls.py's branches shows up.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,39 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PLATFORMS = ("linux", "darwin", "win32")
+# Files still being ported, per platform: their errors make the run an expected failure (strict:
+# once they are clean, the entry must go); an error in any other file fails the test.
+PENDING: dict[str, tuple[str, ...]] = {
+    "win32": ("src/authcli/flows/sources.py",),
+}
 
 
-@pytest.mark.parametrize("command", [["ruff", "check", "src", "tests", "bench", "scripts"], ["mypy"]], ids=lambda c: c[0])
-def test_static_check_passes(command: list[str]) -> None:
-    proc = subprocess.run([sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, timeout=600)
+class PendingErrors(Exception):
+    """mypy found errors only in PENDING files."""
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_ruff_passes() -> None:
+    proc = run("ruff", "check", "src", "tests", "bench", "scripts")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("platform", [
+    pytest.param(platform, marks=pytest.mark.xfail(
+        strict=True, raises=PendingErrors, reason=f"still being ported to {platform}: {', '.join(PENDING[platform])}"))
+    if platform in PENDING else platform
+    for platform in PLATFORMS
+])
+def test_mypy_passes_for(platform: str) -> None:
+    # One cache per platform: a shared one would be rebuilt on every switch.
+    proc = run("mypy", "--platform", platform, "--cache-dir", str(ROOT / ".mypy_cache" / platform))
+    errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
+    assert proc.returncode == 0 or errors, proc.stdout[-4000:] + proc.stderr[-2000:]
+    unexpected = [line for line in errors if not line.startswith(PENDING.get(platform, ()))]
+    assert not unexpected, "\n".join(unexpected)
+    if errors:
+        raise PendingErrors("\n".join(errors))
