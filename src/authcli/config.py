@@ -130,6 +130,23 @@ class Profile:
     key_file: str | None = None
     key_command: str | None = None
     key_cache_timeout: float = 8 * 3600.0  # passphrase: seconds the kernel keyring keeps the unwrapped key
+    # client_auth = "private_key_jwt" / "client_assertion" (flows/clientauth.py): where the key or the
+    # assertion comes from, never the key or the assertion
+    client_key_file: str | None = None
+    client_key_id: str | None = None
+    client_assertion_file: str | None = None
+    client_assertion_env: str | None = None
+    client_assertion_command: str | None = None
+    # grant = "token-exchange" (flows/exchange.py, RFC 8693): where the subject and actor tokens come from
+    subject_token_file: str | None = None
+    subject_token_env: str | None = None
+    subject_token_command: str | None = None
+    subject_token_type: str | None = None
+    actor_token_file: str | None = None
+    actor_token_env: str | None = None
+    actor_token_command: str | None = None
+    actor_token_type: str | None = None
+    requested_token_type: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_toml(self) -> dict[str, Any]:
@@ -152,12 +169,15 @@ _STR_KEYS = {
     "device_authorization_endpoint", "authorization_endpoint", "userinfo_endpoint", "jwks_uri", "audience", "resource",
     "redis_url", "redis_namespace", "redis_auth", "git_username", "registry", "registry_username",
     "storage_key", "key_file", "key_command",
+    "client_key_file", "client_key_id", "client_assertion_file", "client_assertion_env", "client_assertion_command",
+    "subject_token_file", "subject_token_env", "subject_token_command", "subject_token_type",
+    "actor_token_file", "actor_token_env", "actor_token_command", "actor_token_type", "requested_token_type",
 }
 _CHOICES = {
     "storage": STORAGES,
     "flow": ("json", "oauth"),
-    "grant": ("password", "client-credentials", "device", "browser"),
-    "client_auth": ("none", "client_secret_basic", "client_secret_post"),
+    "grant": ("password", "client-credentials", "device", "browser", "token-exchange"),
+    "client_auth": ("none", "client_secret_basic", "client_secret_post", "private_key_jwt", "client_assertion"),
     "redis_auth": ("keyring",),
     "storage_key": ("env", "file", "command", "passphrase"),
 }

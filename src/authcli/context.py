@@ -48,6 +48,10 @@ class Context:
         return make_store(profile.storage, self.paths, self.env, profile)
 
     def flow(self, profile: Profile, api_origin: str) -> Flow:
+        if profile.flow == "oauth" and profile.grant == "token-exchange":
+            from .flows.exchange import ExchangeFlow
+
+            return ExchangeFlow(profile, self.env, api_origin, clock=self.clock, warn=self.io.warn)
         if profile.flow == "oauth":
             from .flows.oauth import OAuthFlow
 

@@ -56,10 +56,33 @@ class LoginOptions:
     new_key_file: str | None = None
     key_command: str | None = None
     passphrase: bool = False
+    # client authentication with a JWT (flows/clientauth.py)
+    client_key_file: str | None = None
+    client_key_id: str | None = None
+    client_assertion_file: str | None = None
+    client_assertion_env: str | None = None
+    client_assertion_command: str | None = None
+    # --flow token-exchange (flows/exchange.py): where the tokens come from, never the tokens
+    subject_token_file: str | None = None
+    subject_token_env: str | None = None
+    subject_token_command: str | None = None
+    subject_token_type: str | None = None
+    actor_token_file: str | None = None
+    actor_token_env: str | None = None
+    actor_token_command: str | None = None
+    actor_token_type: str | None = None
+    requested_token_type: str | None = None
 
     @property
     def oauth(self) -> bool:
-        return any((self.issuer, self.client_id, self.token_endpoint, self.flow, self.client_secret_stdin, self.dpop))
+        return any((self.issuer, self.client_id, self.token_endpoint, self.flow, self.client_secret_stdin, self.dpop,
+                    self.client_key_file, self.client_assertion_file, self.client_assertion_env,
+                    self.client_assertion_command, self.subject_token_file, self.subject_token_env,
+                    self.subject_token_command))
+
+    def sources(self, prefix: str) -> dict[str, str | None]:
+        """The --<prefix>-file/-env/-command flags: kind -> value."""
+        return {kind: getattr(self, f"{prefix}_{kind}") for kind in ("file", "env", "command")}
 
 
 def _prompt(ctx: Context, label: str) -> str:
@@ -129,19 +152,24 @@ OPTIONAL_ENDPOINTS = {
 
 def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profile:
     """The profile's OAuth settings from flags, else what it had; endpoints from discovery."""
+    from ..flows import clientauth, exchange
     from ..flows.oauth import discover, endpoint
 
     grant = opts.flow or existing.grant or default_grant(opts, ctx.env, sys.platform)
-    if grant not in ("password", "client-credentials", "device", "browser"):
-        raise UsageError(f"unknown --flow {grant!r}: use browser, device, password or client-credentials")
+    if grant not in ("password", "client-credentials", "device", "browser", "token-exchange"):
+        raise UsageError(f"unknown --flow {grant!r}: use browser, device, password, client-credentials "
+                         "or token-exchange")
     if opts.redirect_port is not None and not 1 <= opts.redirect_port <= 65535:
         raise UsageError("--redirect-port must be between 1 and 65535")
-    client_auth = opts.client_auth or existing.client_auth
-    if client_auth not in (None, "none", "client_secret_basic", "client_secret_post"):
-        raise UsageError(f"unknown --client-auth {client_auth!r}: use none, client_secret_basic or client_secret_post")
     client_id = opts.client_id or existing.client_id
-    if not client_id:
+    if not client_id and grant != "token-exchange":  # an exchange may need no client at all
         raise UsageError("no OAuth client: pass --client-id ID")
+    auth = clientauth.settings(existing, opts.client_auth, opts.client_key_file, opts.client_key_id,
+                               opts.sources("client_assertion"), opts.client_secret_stdin)
+    if auth["client_auth"] not in (None, "none") and not client_id:
+        raise UsageError(f"client_auth {auth['client_auth']} needs a client: pass --client-id ID")
+    exchanged = exchange.settings(existing, grant, opts.sources("subject_token"), opts.subject_token_type,
+                                  opts.sources("actor_token"), opts.actor_token_type, opts.requested_token_type)
     issuer = opts.issuer or existing.issuer
     if issuer:
         issuer = endpoint(issuer, "--issuer")
@@ -151,6 +179,9 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
         # Discovery runs on every login, so `authcli login` is how a profile picks up new endpoints.
         known = discover(effective(existing, ctx.env), ctx.env, issuer)  # AUTHCLI_TIMEOUT applies
         token_endpoint = known["token_endpoint"]
+        clientauth.check_offered(auth["client_auth"], known, issuer)
+        if grant == "token-exchange":
+            exchange.check_offered(dict(known), issuer)
     elif not token_endpoint:
         token_endpoint = existing.token_endpoint  # named at an earlier login
         known = {name: getattr(existing, name) for name in OPTIONAL_ENDPOINTS}
@@ -167,7 +198,8 @@ def _oauth_profile(opts: LoginOptions, ctx: Context, existing: Profile) -> Profi
         client_id=client_id,
         scope=opts.scope or existing.scope,
         grant=grant,
-        client_auth=client_auth,
+        **auth,
+        **exchanged,
         token_endpoint=endpoint(token_endpoint, "token endpoint"),
         **endpoints,
         redirect_port=opts.redirect_port or existing.redirect_port,
@@ -192,6 +224,10 @@ def _dpop(opts: LoginOptions, existing: Profile, issuer: str | None, known: Mapp
 
 
 def _client_secret(opts: LoginOptions, ctx: Context, profile: Profile) -> str | None:
+    from ..flows.clientauth import JWT_METHODS
+
+    if profile.client_auth in JWT_METHODS:
+        return None  # the client proves itself with a JWT (clientauth.settings refused --client-secret-stdin)
     if opts.client_secret_stdin:
         if opts.password_stdin:
             raise UsageError("--password-stdin and --client-secret-stdin both read stdin; "
@@ -243,7 +279,7 @@ def run(opts: LoginOptions, ctx: Context) -> int:
 
     secret = _client_secret(opts, ctx, profile) if oauth else None
     email = password = None
-    if not (oauth and profile.grant in ("client-credentials", "device", "browser")):
+    if not (oauth and profile.grant in ("client-credentials", "device", "browser", "token-exchange")):
         email = opts.email
         if not email:
             if not ctx.io.can_prompt:
@@ -313,6 +349,11 @@ def _signed_in_as(ctx: Context, session: Session, record: TokenRecord, typed: st
         return typed
     if profile.grant == "client-credentials":
         return f"client {profile.client_id}"
+    if profile.grant == "token-exchange":
+        from ..flows.exchange import subject_source
+
+        source = subject_source(profile)
+        return f"the identity of {source.describe()}" if source else "an exchanged token"
     return "an account the provider did not name (no ID token; add the openid scope to see it)"
 
 

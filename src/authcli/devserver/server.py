@@ -1,8 +1,10 @@
 """The built-in reference API: the JSON login protocol plus a few protected endpoints.
 
-Standard library HTTP server on loopback, so it starts in well under a second. Test knobs
-(unauthenticated, loopback only): GET /_stats, GET /_seen, POST /_admin/config,
-POST /_admin/fault, POST /_admin/revoke-access.
+Standard library HTTP server on loopback, so it starts in well under a second. Besides the JSON
+login protocol it has an OAuth token endpoint, POST /oauth/token (client credentials and token
+exchange, client authentication by secret or JWT: oauth.py) with its discovery document. Test
+knobs (unauthenticated, loopback only): GET /_stats, GET /_seen, GET /_token_requests,
+POST /_admin/config, POST /_admin/fault, POST /_admin/revoke-access.
 """
 
 from __future__ import annotations
@@ -172,6 +174,17 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_stats":
             with self.state.lock:
                 return self._json(200, dict(self.state.stats))
+        if path == "/oauth/token" and method == "POST":
+            return self._oauth_token()
+        if path == "/.well-known/openid-configuration":
+            return self._json(404, {"error": "not_found", "message": "no OpenID Connect here; see RFC 8414's document"})
+        if path == "/.well-known/oauth-authorization-server":
+            from .oauth import metadata
+
+            return self._json(200, metadata(self.server.url, self.state))
+        if path == "/_token_requests":
+            with self.state.lock:
+                return self._json(200, list(self.state.token_requests))
         if path == "/_seen":
             with self.state.lock:
                 return self._json(200, list(self.state.seen_authorization))
@@ -211,6 +224,13 @@ class Handler(BaseHTTPRequestHandler):
             # Processed at once, answered late: the old token is already spent while the client waits.
             time.sleep(self.state.settings.refresh_delay)
         self._json(status, body)
+
+    def _oauth_token(self) -> None:
+        """OAuth 2.0 token endpoint: client credentials and token exchange (oauth.py)."""
+        from .oauth import TokenDesk
+
+        status, body = TokenDesk(self.state, self.server.url).answer(self._body(), self.headers.get("Authorization", ""))
+        self._json(status, body, headers={"Cache-Control": "no-store"})
 
     def _fault(self, fault: dict[str, Any]) -> None:
         """Answer a refresh without processing it: the token stays unspent."""
@@ -259,7 +279,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _api(self, method: str, path: str, query: dict[str, list[str]], claims: dict[str, Any]) -> None:
         if path == "/users/me":
-            user = DEMO_USERS[claims["email"]]
+            user = DEMO_USERS.get(claims.get("email", ""))
+            if user is None:  # an OAuth client, or an exchanged subject that is no demo user
+                return self._json(200, {"id": claims["sub"], "email": claims.get("email"), "name": claims["sub"]})
             return self._json(200, {"id": user["id"], "email": claims["email"], "name": user["name"]})
         if path == "/items":
             return self._items(query)

@@ -26,6 +26,13 @@ class Settings:
     send_expires_in: bool = True
     revoke_on_refresh: bool = False  # older access tokens of a family stop working after a refresh
     token_style: str = "camel"  # or "snake"
+    # OAuth (oauth.py): client ID -> {"secret"} | {"jwks"} | {"public_key"}, optionally "issuer",
+    # "subject", "audience" (what a federated assertion carries instead of the client ID), "public"
+    clients: dict[str, Any] = field(default_factory=dict)
+    subject_jwks: dict[str, Any] | None = None  # the "CI issuer" whose tokens may be exchanged
+    auth_methods: list[str] | None = None  # discovery's token_endpoint_auth_methods_supported
+    grant_types: list[str] | None = None  # discovery's grant_types_supported
+    exchange_delay: float = 0.0
 
 
 @dataclass
@@ -69,8 +76,18 @@ class State:
             "logouts": 0,
             "api_requests": 0,
             "api_unauthorized": 0,
+            "token_requests": 0,
+            "client_credentials": 0,
+            "exchange_requests": 0,
+            "token_exchanges": 0,
+            "exchange_rejections": 0,
+            "client_assertions": 0,
+            "client_auth_failures": 0,
+            "assertion_replays": 0,
         }
     )
+    token_requests: list[dict[str, Any]] = field(default_factory=list)  # oauth.py: what each asked, no tokens
+    seen_jtis: set[str] = field(default_factory=set)
     faults: list[dict[str, Any]] = field(default_factory=list)
     seen_authorization: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -114,6 +131,26 @@ class State:
             body = {"accessToken": access, "refreshToken": refresh, "tokenType": "Bearer"}
             if self.settings.send_expires_in:
                 body["expiresIn"] = int(self.settings.access_ttl)
+        return body
+
+    def issue_oauth(self, subject: str, email: Any, issued_token_type: str | None = None) -> dict[str, Any]:
+        """An OAuth answer (snake case, no refresh token) for a client or an exchanged subject."""
+        import jwt
+
+        with self.lock:
+            family = secrets.token_hex(8)
+            self.families[family] = Family(user=email if isinstance(email, str) else subject)
+            now = self.now()
+            claims = {"sub": subject, "iat": int(now), "exp": int(now + self.settings.access_ttl),
+                      "jti": secrets.token_hex(8), "fam": family, "gen": self.access_generation, "fgen": 0}
+            if isinstance(email, str):
+                claims["email"] = email
+            body: dict[str, Any] = {"access_token": jwt.encode(claims, self.secret, algorithm="HS256"),
+                                    "token_type": "Bearer"}
+        if self.settings.send_expires_in:
+            body["expires_in"] = int(self.settings.access_ttl)
+        if issued_token_type:
+            body["issued_token_type"] = issued_token_type
         return body
 
     def login(self, email: Any, password: Any) -> dict[str, Any]:

@@ -10,10 +10,10 @@ invalid_grant ending the session and transient errors keeping it are all session
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -23,11 +23,11 @@ from ..http import describe_body, fetch, host_port, json_body, translate
 from ..io import IOStreams
 from ..tokens import TokenRecord
 from ..urls import check_api_url
+from . import RefreshRefused
 from .common import HttpFlow, login_result, refresh_exchange, refresh_result, silent
 
 GRANTS = ("password", "client-credentials", "device", "browser")
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-CLIENT_AUTH = ("none", "client_secret_basic", "client_secret_post")
 WELL_KNOWN = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
 
 
@@ -57,7 +57,7 @@ def discover(profile: Profile, env: Mapping[str, str], issuer: str) -> dict[str,
 class OAuthFlow(HttpFlow):
     def __init__(self, profile: Profile, env: Mapping[str, str], api_origin: str,
                  clock: Callable[[], float] = time.time, warn: Callable[[str], None] = silent) -> None:
-        if not profile.token_endpoint or not profile.client_id:
+        if not profile.token_endpoint or not (profile.client_id or profile.grant == "token-exchange"):
             raise UsageError(f"profile '{profile.name}' has no token_endpoint or client_id; run authcli login again")
         super().__init__(profile, env, api_origin, clock, warn)
         self._new_key: str | None = None
@@ -65,21 +65,10 @@ class OAuthFlow(HttpFlow):
     # -- the token endpoint ------------------------------------------------------------------
 
     def _client_auth(self, form: dict[str, str], secret: str | None) -> dict[str, str]:
-        """Adds client authentication to ``form``; returns extra headers."""
-        method = self.profile.client_auth or ("client_secret_basic" if secret else "none")
-        client_id = self.profile.client_id or ""
-        if method == "none" or not secret:
-            form["client_id"] = client_id
-            return {}
-        if method == "client_secret_post":
-            form["client_id"] = client_id
-            form["client_secret"] = secret
-            return {}
-        import base64
+        """Adds client authentication to ``form`` (clientauth.py); returns extra headers."""
+        from .clientauth import apply
 
-        # RFC 6749 2.3.1: both parts form-urlencoded before Basic encoding.
-        pair = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        return apply(self.profile, self.env, form, secret, self.clock())
 
     def _extra_params(self) -> dict[str, str]:
         """scope, audience and resource (RFC 8707), as the profile sets them."""
@@ -238,7 +227,7 @@ class OAuthFlow(HttpFlow):
             form = {"grant_type": "refresh_token", "refresh_token": record.refresh_token}
         else:  # client credentials: no refresh token, just ask again
             form = {"grant_type": "client_credentials"}
-        with refresh_exchange(self.profile.token_endpoint or "", self.profile.timeout):
+        with refresh_exchange(self.profile.token_endpoint or "", self.profile.timeout), kept_on_source_error():
             response, url, sent_at = self._token_request(form, record.client_secret, record.dpop_key)
         return refresh_result(response, url, sent_at, record, "check the profile's client settings", self.warn)
 
@@ -257,6 +246,18 @@ class OAuthFlow(HttpFlow):
             raise translate(exc, url, min(self.profile.timeout, 10.0)) from None
         if response.status_code >= 400:
             raise NetworkError(f"{host_port(url)} answered HTTP {response.status_code} to the revocation")
+
+
+@contextmanager
+def kept_on_source_error() -> Iterator[None]:
+    """A key or assertion that cannot be read at refresh time says nothing about the grant: the
+    session is kept (and a still valid access token used), as for any refused attempt."""
+    from .sources import SourceUnavailable
+
+    try:
+        yield
+    except SourceUnavailable as exc:
+        raise RefreshRefused(f"{exc.message}; the session is kept") from None
 
 
 def endpoint(url: str, what: str) -> str:
