@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,10 @@ PLATFORMS = ("linux", "darwin", "win32")
 PENDING: dict[str, tuple[str, ...]] = {
     "win32": ("src/authcli/flows/sources.py",),
 }
+
+# Dependencies only some platforms install, and which (the Secret Service is Linux's; keyring
+# pulls in its own per-platform backends with its own markers).
+PLATFORM_DEPENDENCIES = {"secretstorage": {"linux"}, "jeepney": {"linux"}}
 
 
 class PendingErrors(Exception):
@@ -50,3 +55,15 @@ def test_mypy_passes_for(platform: str) -> None:
     assert not unexpected, "\n".join(unexpected)
     if errors:
         raise PendingErrors("\n".join(errors))
+
+
+def test_platform_specific_dependencies_carry_markers() -> None:
+    """pyproject.toml's markers install each dependency exactly where PLATFORM_DEPENDENCIES says."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    for requirement in map(Requirement, declared):
+        marker = requirement.marker
+        installed = {p for p in PLATFORMS if marker is None or marker.evaluate({"sys_platform": p, "extra": "test"})}
+        assert installed == PLATFORM_DEPENDENCIES.get(requirement.name.lower(), set(PLATFORMS)), str(requirement)

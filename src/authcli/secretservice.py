@@ -43,7 +43,7 @@ class _Fallback(Exception):
 
 def usable(env: Mapping[str, str], backend_cache: Path) -> bool:
     """Whether keyring would use the Secret Service here, as far as cheap checks can tell."""
-    if not sys.platform.startswith("linux") or env.get("PYTHON_KEYRING_BACKEND"):
+    if sys.platform != "linux" or env.get("PYTHON_KEYRING_BACKEND"):
         return False
     config_home = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     if os.path.exists(os.path.join(config_home, "python_keyring", "keyringrc.cfg")):

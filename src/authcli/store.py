@@ -7,6 +7,7 @@ tests (tests/unit/test_store_contract.py). Library exceptions are translated her
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -373,10 +374,11 @@ def make_store(kind: str, paths: Paths, env: Mapping[str, str], profile: Profile
     if kind == "encrypted":
         return encrypted_store(profile, paths, env)
     cache = paths.state_dir / "keyring-backend"
-    from .secretservice import SecretServiceStore, usable
+    if sys.platform == "linux":  # the Secret Service shortcut (jeepney); Keychain and Credential Locker: keyring
+        from .secretservice import SecretServiceStore, usable
 
-    if usable(env, cache):
-        return SecretServiceStore(keyring_service(paths, env), backend_cache=cache)
+        if usable(env, cache):
+            return SecretServiceStore(keyring_service(paths, env), backend_cache=cache)
     return KeyringStore(keyring_service(paths, env), backend_cache=cache)
 
 
