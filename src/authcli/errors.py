@@ -22,7 +22,7 @@ called, never further up.
     ProgramNotExecutable (126)       `authcli exec`: the program exists but cannot be run
     └── ProgramNotFound (127)        `authcli exec`: no such program (the codes shells use)
 
-`authcli exec` otherwise exits with its program's status (128+N when signal N ended it).
+`authcli exec` otherwise becomes its program (sideproxy.py): the status is the program's own.
 
 Ctrl-C (KeyboardInterrupt, and SIGTERM, SIGHUP or SIGQUIT during `call -o`) is not in the
 tree: main.py maps it to ExitCode.INTERRUPTED (130). Inside the Typer app it travels as

@@ -6,30 +6,27 @@ and every request it sends through the proxy carries a token the engine keeps fr
 `--token` instead exports a real access token and the API's own URL and replaces authcli
 with the program: simpler, but the token goes stale if the program outlives it.
 
-The program's exit status is authcli's (128+N when a signal N ended it). It runs in a
-process group of its own, holding the terminal, and every signal authcli can catch is
-passed on to it once, whoever sent it (mainloop.py, jobcontrol.py): authcli does not die of
-one while the program runs.
+Either way authcli replaces itself with the program (sideproxy.py says why): the program is
+the process the shell or supervisor started, every signal reaches it exactly once from the
+kernel, and its exit status is the job's. The proxy serves beside it as a process of its own
+and ends when the program has.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from .. import sideproxy
 from ..context import Context
-from ..errors import ExitCode, ProgramNotExecutable, ProgramNotFound, UsageError
-from ..jobcontrol import Terminal
-from ..mainloop import MainLoop
-from ..proxy import running
+from ..errors import UsageError
 from ..session import Session
 from ..storagekey import child_environment
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 @dataclass
 class ExecOptions:
     command: list[str] = field(default_factory=list)
@@ -59,38 +56,11 @@ def run(opts: ExecOptions, ctx: Context) -> int:
     check(opts)
     if opts.token:
         return _exec_with_token(opts, ctx)
-    loop = MainLoop(child=True)
-    terminal = Terminal.open()
-    try:
-        with running(ctx, opts.profile, loop, quiet=not opts.verbose) as proxy:
-            env = {**child_environment(ctx.env), opts.url_env: proxy.public_url, opts.token_env: proxy.secret.decode()}
-            pid = _spawn(opts.command, env, loop)
-            status = loop.supervise(pid, terminal)
-    finally:
-        loop.close()
-        if terminal is not None:
-            terminal.close()
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
-
-
-@contextmanager
-def _starting(program: str) -> Iterator[None]:
-    """An OSError from starting ``program`` as a shell would word it, with the shells' codes."""
-    try:
-        yield
-    except FileNotFoundError:
-        raise ProgramNotFound(f"{program}: command not found") from None
-    except OSError as exc:
-        raise ProgramNotExecutable(f"cannot run {program}: {exc.strerror or exc}") from None
-
-
-def _spawn(command: list[str], env: dict[str, str], loop: MainLoop) -> int:
-    # The child starts in a process group of its own (mainloop.py says why), with default
-    # dispositions for what authcli ignores and Python ignores (SIGPIPE, SIGXFSZ), as if a
-    # shell had started it; what authcli handles is at its default after exec anyway.
-    with _starting(command[0]):
-        return os.posix_spawnp(command[0], command, env, setpgroup=0, setsigdef=loop.child_defaults)
+    beside = sideproxy.start(ctx, opts.profile, opts.verbose)
+    if isinstance(beside, int):
+        return beside  # the proxy did not start, and has said why
+    env = {**child_environment(ctx.env), opts.url_env: beside.url, opts.token_env: beside.secret}
+    return sideproxy.become(opts.command, env, beside)
 
 
 def _exec_with_token(opts: ExecOptions, ctx: Context) -> int:
@@ -104,6 +74,4 @@ def _exec_with_token(opts: ExecOptions, ctx: Context) -> int:
     env = {**child_environment(ctx.env), opts.url_env: profile.api_url, opts.token_env: token}
     ctx.io.stdout.flush()
     ctx.io.stderr.flush()
-    with _starting(opts.command[0]):
-        os.execvpe(opts.command[0], opts.command, env)
-    return int(ExitCode.ERROR)  # not reached: execvpe replaced this process
+    return sideproxy.become(opts.command, env)

@@ -24,6 +24,7 @@ class ProxyOptions:
     secret_file: str | None = None
     quiet: bool = False
     timeout: float = 300.0
+    exit_with: int | None = None  # `authcli exec`'s proxy (sideproxy.py): serve until that process has gone
 
 
 def check(opts: ProxyOptions) -> None:
@@ -32,10 +33,16 @@ def check(opts: ProxyOptions) -> None:
     if opts.port is not None and opts.socket is not None:
         raise UsageError("use --port or --socket, not both")
     check_seconds(opts.timeout, "--timeout")
+    if opts.exit_with is not None and (opts.port is not None or opts.socket or opts.secret_file):
+        raise UsageError("--exit-with (for authcli exec) goes without --port, --socket and --secret-file")
 
 
 def run(opts: ProxyOptions, ctx: Context) -> int:
     check(opts)
+    if opts.exit_with is not None:
+        from ..sideproxy import serve
+
+        return serve(ctx, opts.profile, opts.exit_with, opts.quiet, opts.timeout)
     secret_file = Path(opts.secret_file) if opts.secret_file else None
     loop = MainLoop()
     try:
