@@ -226,11 +226,12 @@ def proxy(
     secret_file: Annotated[Optional[str], typer.Option("--secret-file", metavar="FILE", help="Write the local secret to FILE (0600, removed at exit) instead of stdout.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No line per request on stderr.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Connect and idle-read timeout towards the API.")] = 300.0,
+    exit_with: Annotated[Optional[int], typer.Option("--exit-with", metavar="PID", hidden=True, help="authcli exec's own use: tell the URL and secret on stdout, ignore the job's signals, and stop once process PID has gone.", show_default=False)] = None,
 ) -> int:
     """Serve the profile's API on loopback; clients send the local secret, the proxy attaches the token."""
     from .commands import proxy as cmd
 
-    return cmd.run(cmd.ProxyOptions(profile, port, socket, secret_file, quiet, timeout), _ctx(tctx))
+    return cmd.run(cmd.ProxyOptions(profile, port, socket, secret_file, quiet, timeout, exit_with), _ctx(tctx))
 
 
 @app.command("exec", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
