@@ -101,6 +101,8 @@ def _root(
     "authcli login --profile staging --api-url https://staging.example.com --storage file",
     "AUTHCLI_CLIENT_SECRET=... authcli login --issuer https://auth.example.com --client-id ci --flow client-credentials",
     "authcli login --storage redis --redis-url rediss://redis.internal:6380/0 --api-url https://api.example.com --join",
+    "authcli login --issuer https://auth.example.com --flow token-exchange --subject-token-file /var/run/secrets/tokens/api --api-url https://api.example.com",
+    "authcli login --issuer https://auth.example.com --client-id ci --flow client-credentials --client-key-file ci-key.pem",
     "AUTHCLI_STORAGE_KEY=\"$KEY\" authcli login --storage encrypted --api-url https://api.example.com --email ci@example.com --password-stdin",
 ))
 def login(
@@ -113,10 +115,10 @@ def login(
     issuer: Annotated[Optional[str], typer.Option("--issuer", metavar="URL", help="OAuth: the authorization server, for discovery.", show_default=False)] = None,
     client_id: Annotated[Optional[str], typer.Option("--client-id", metavar="ID", help="OAuth: client ID.", show_default=False)] = None,
     scope: Annotated[Optional[str], typer.Option("--scope", metavar="SCOPES", help='OAuth: scopes, e.g. "openid offline_access".', show_default=False)] = None,
-    flow: Annotated[Optional[str], typer.Option("--flow", metavar="GRANT", help="OAuth grant: browser (code + PKCE), device, password or client-credentials. Default: password with --email or --password-stdin, else browser on a desktop, device over SSH or without a display.", show_default=False)] = None,
+    flow: Annotated[Optional[str], typer.Option("--flow", metavar="GRANT", help="OAuth grant: browser (code + PKCE), device, password, client-credentials or token-exchange (RFC 8693). Default: password with --email or --password-stdin, else browser on a desktop, device over SSH or without a display.", show_default=False)] = None,
     token_endpoint: Annotated[Optional[str], typer.Option("--token-endpoint", metavar="URL", help="OAuth: token endpoint, for servers without discovery.", show_default=False)] = None,
     revocation_endpoint: Annotated[Optional[str], typer.Option("--revocation-endpoint", metavar="URL", help="OAuth: revocation endpoint (RFC 7009).", show_default=False)] = None,
-    client_auth: Annotated[Optional[str], typer.Option("--client-auth", metavar="METHOD", help="OAuth: none, client_secret_basic or client_secret_post.", show_default=False)] = None,
+    client_auth: Annotated[Optional[str], typer.Option("--client-auth", metavar="METHOD", help="OAuth: none, client_secret_basic, client_secret_post, private_key_jwt (--client-key-file) or client_assertion (--client-assertion-*).", show_default=False)] = None,
     client_secret_stdin: Annotated[bool, typer.Option("--client-secret-stdin", help="OAuth: read the client secret from stdin [env: AUTHCLI_CLIENT_SECRET].")] = False,
     audience: Annotated[Optional[str], typer.Option("--audience", metavar="AUDIENCE", help="OAuth: audience parameter.", show_default=False)] = None,
     resource: Annotated[Optional[str], typer.Option("--resource", metavar="URI", help="OAuth: resource indicator (RFC 8707).", show_default=False)] = None,
@@ -136,6 +138,20 @@ def login(
     new_key_file: Annotated[Optional[str], typer.Option("--new-key-file", metavar="PATH", help="--storage encrypted: write a fresh key to PATH (created 0600) and use it.", show_default=False)] = None,
     key_command: Annotated[Optional[str], typer.Option("--key-command", metavar="CMD", help="--storage encrypted: run CMD (split into words, no shell) for the key on its stdout, e.g. 'systemd-creds decrypt /etc/authcli/key.cred -'.", show_default=False)] = None,
     passphrase: Annotated[bool, typer.Option("--passphrase", help="--storage encrypted: protect the key with a passphrase typed on a terminal, cached in the kernel keyring [default on a terminal without AUTHCLI_STORAGE_KEY].")] = False,
+    client_key_file: Annotated[Optional[str], typer.Option("--client-key-file", metavar="PEM", help="OAuth private_key_jwt (RFC 7523): sign a 60-second client assertion with this private key (RSA: RS256, EC P-256: ES256) for every token request; read from the file each time.", show_default=False)] = None,
+    client_key_id: Annotated[Optional[str], typer.Option("--client-key-id", metavar="KID", help="With --client-key-file: the key ID (kid) the provider knows the key by.", show_default=False)] = None,
+    client_assertion_file: Annotated[Optional[str], typer.Option("--client-assertion-file", metavar="PATH", help="OAuth: authenticate the client with a JWT issued elsewhere (a Kubernetes or CI token), read from PATH on every token request.", show_default=False)] = None,
+    client_assertion_env: Annotated[Optional[str], typer.Option("--client-assertion-env", metavar="NAME", help="OAuth: the client assertion is in environment variable NAME (read on every token request).", show_default=False)] = None,
+    client_assertion_command: Annotated[Optional[str], typer.Option("--client-assertion-command", metavar="CMD", help="OAuth: run CMD (split into words, no shell) for the client assertion on its stdout, on every token request.", show_default=False)] = None,
+    subject_token_file: Annotated[Optional[str], typer.Option("--subject-token-file", metavar="PATH", help="--flow token-exchange (RFC 8693): the token to exchange is in PATH, read again at every renewal (a projected service-account token).", show_default=False)] = None,
+    subject_token_env: Annotated[Optional[str], typer.Option("--subject-token-env", metavar="NAME", help="--flow token-exchange: the token to exchange is in environment variable NAME.", show_default=False)] = None,
+    subject_token_command: Annotated[Optional[str], typer.Option("--subject-token-command", metavar="CMD", help="--flow token-exchange: run CMD (split into words, no shell) for the token to exchange, at every renewal.", show_default=False)] = None,
+    subject_token_type: Annotated[Optional[str], typer.Option("--subject-token-type", metavar="URN", help="--flow token-exchange: the subject token's type [default: urn:ietf:params:oauth:token-type:jwt].", show_default=False)] = None,
+    actor_token_file: Annotated[Optional[str], typer.Option("--actor-token-file", metavar="PATH", help="--flow token-exchange: an actor token (delegation) in PATH.", show_default=False)] = None,
+    actor_token_env: Annotated[Optional[str], typer.Option("--actor-token-env", metavar="NAME", help="--flow token-exchange: the actor token is in environment variable NAME.", show_default=False)] = None,
+    actor_token_command: Annotated[Optional[str], typer.Option("--actor-token-command", metavar="CMD", help="--flow token-exchange: run CMD for the actor token.", show_default=False)] = None,
+    actor_token_type: Annotated[Optional[str], typer.Option("--actor-token-type", metavar="URN", help="--flow token-exchange: the actor token's type [default: urn:ietf:params:oauth:token-type:jwt].", show_default=False)] = None,
+    requested_token_type: Annotated[Optional[str], typer.Option("--requested-token-type", metavar="URN", help="--flow token-exchange: the type of token to ask for [default: the server's choice].", show_default=False)] = None,
 ) -> int:
     """Sign in and keep the tokens in the OS keyring."""
     from .commands import login as cmd
@@ -146,6 +162,12 @@ def login(
         authorization_endpoint, redirect_port, no_browser, browser_timeout, userinfo_endpoint,
         redis_url, redis_namespace, join, redis_password_stdin, None, dpop, replace,
         key_file=key_file, new_key_file=new_key_file, key_command=key_command, passphrase=passphrase,
+        client_key_file=client_key_file, client_key_id=client_key_id, client_assertion_file=client_assertion_file,
+        client_assertion_env=client_assertion_env, client_assertion_command=client_assertion_command,
+        subject_token_file=subject_token_file, subject_token_env=subject_token_env,
+        subject_token_command=subject_token_command, subject_token_type=subject_token_type,
+        actor_token_file=actor_token_file, actor_token_env=actor_token_env, actor_token_command=actor_token_command,
+        actor_token_type=actor_token_type, requested_token_type=requested_token_type,
     )
     return cmd.run(opts, _ctx(tctx))
 
