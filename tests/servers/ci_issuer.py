@@ -41,6 +41,50 @@ class Issuer:
         return jwt.encode(body, self.key, algorithm="ES256", headers={"kid": self.kid})
 
 
+    def write_key(self, path: Path, mode: int = 0o600) -> Path:
+        """The private key, PEM, for authcli to sign with (private_key_jwt)."""
+        from cryptography.hazmat.primitives import serialization
+
+        return write_secret(path, self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()), mode)
+
+
+class JwksServer:
+    """A CI issuer's JWKS on loopback (GET /jwks), for a provider that fetches client keys."""
+
+    def __init__(self, *issuers: Issuer) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+        self.keys: list[dict[str, Any]] = [k for issuer in issuers for k in issuer.jwks()["keys"]]
+        self.fetches = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.fetches += 1
+                body = json.dumps({"keys": owner.keys}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/jwk-set+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/jwks"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def jti_of(token: str) -> str:
     import jwt
 

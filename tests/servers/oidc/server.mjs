@@ -13,6 +13,9 @@
 //   GET /_stats                     token endpoint answers counted as "<grant_type>:<status>"
 //   GET /_admin/ttl?access=S&device=S&id=S   lifetimes of access tokens, device codes and ID tokens issued from now on
 //
+// The client authcli-keyjwt authenticates with private_key_jwt (RFC 7523), its keys fetched from
+// the URL in OIDC_CLIENT_JWKS_URI: a key authcli signs with, or a "CI issuer"'s.
+//
 // DPoP (RFC 9449) is on, as in oidc-provider 9 by default; with --require-dpop-nonce every
 // token request must carry the provider's DPoP nonce (the first answer is use_dpop_nonce).
 import crypto from 'node:crypto';
@@ -33,6 +36,11 @@ const clients = {
     redirect_uris: ['http://127.0.0.1/callback'] },
   service: { client_id: 'authcli-service', client_secret: 'service-secret-7f3a', grant_types: ['client_credentials'],
     response_types: [], redirect_uris: [], scope: 'api:read' },
+  // private_key_jwt (RFC 7523): keys from a "CI issuer" JWKS the test serves (OIDC_CLIENT_JWKS_URI).
+  keyjwt: { client_id: 'authcli-keyjwt', token_endpoint_auth_method: 'private_key_jwt',
+    jwks_uri: process.env.OIDC_CLIENT_JWKS_URI || 'http://127.0.0.1:9/unused', application_type: 'native',
+    grant_types: ['client_credentials', 'urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+    response_types: [], redirect_uris: [], scope: 'openid offline_access email profile api:read' },
   // The resource server's own credentials, for token introspection.
   api: { client_id: 'resource-api', client_secret: 'resource-api-secret-91c2', grant_types: [], response_types: [],
     redirect_uris: [] },
@@ -77,6 +85,9 @@ const configuration = {
     Interaction: 3600,
   },
   pkce: { required: () => true },
+  // The test's JWKS (jwks_uri) is on loopback, which the provider's SSRF guard (a dispatcher that
+  // refuses special-use addresses) would refuse: fetch without that guard, for this fixture only.
+  fetch: (url, options) => { const { dispatcher, ...rest } = options; return globalThis.fetch(url, rest); },
 };
 
 function admin(req, res) {
@@ -107,6 +118,7 @@ server.listen(0, '127.0.0.1', () => {
   provider.on('grant.error', (ctx, err) => count(`${ctx.oidc.params?.grant_type}:${err.statusCode || 500}`));
   provider.on('grant.error', (ctx, err) => count(`error:${err.error}`));
   provider.on('grant.revoked', () => count('grant.revoked'));
+  if (process.env.OIDC_DEBUG) provider.on('grant.error', (ctx, err) => console.error(err, err.error_detail, err.cause));
   callback = provider.callback();
   process.stdout.write(`${JSON.stringify({ url: issuer, clients })}\n`);
 });
