@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import DEMO_EMAIL, STORAGES, Cli, DevServer
+from tests.platforms import POSIX_MODES, posix_only
 
 
 @pytest.mark.parametrize("storage", STORAGES)
@@ -40,8 +41,9 @@ def test_login_whoami_token_logout(cli: Cli, server: DevServer, storage: str) ->
         assert not (cli.home / "state" / "tokens").exists()
     else:
         path = cli.home / "state" / "tokens" / "default.json"
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        if POSIX_MODES:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
         assert "protected only by file permissions" in result.err
     # The config file holds no secret.
     assert token.out.strip() not in (cli.home / "config.toml").read_text()
@@ -131,6 +133,7 @@ def test_switching_storage_removes_the_old_copy(cli: Cli, server: DevServer) -> 
     assert cli.keyring_entry() is not None
 
 
+@posix_only("0700 directories, a 0600 file")
 def test_dirs_are_private(cli: Cli, server: DevServer) -> None:
     cli.login(server.url, "--storage", "file")
     for directory in (cli.home, cli.home / "state", cli.home / "state" / "locks", cli.home / "state" / "tokens"):

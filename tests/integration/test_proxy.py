@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import Cli, DevServer, Result, stop_process
+from tests.platforms import posix_only
 
 
 @dataclass
@@ -241,9 +242,10 @@ def test_one_line_per_request_on_stderr_and_never_a_token(cli: Cli, server: DevS
     assert token not in result.err and proxy.secret not in result.err and "not-for-logs" not in result.err
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_a_signal_stops_it_cleanly(proxy: Proxy, signum: int) -> None:
-    result = proxy.stop(signum)
+@posix_only("SIGINT, SIGTERM and SIGHUP sent to authcli")
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_signal_stops_it_cleanly(proxy: Proxy, signum: str) -> None:
+    result = proxy.stop(getattr(signal, signum))
     assert result.code == 0, result
     assert "Traceback" not in result.err
     with pytest.raises(httpx.ConnectError):
@@ -258,6 +260,7 @@ def test_quiet_logs_nothing(cli: Cli, server: DevServer) -> None:
     assert [line for line in result.err.splitlines() if "GET" in line] == []
 
 
+@posix_only("Unix sockets")
 def test_a_unix_socket_and_a_secret_file_both_0600_and_removed_at_exit(cli: Cli, server: DevServer,
                                                                          tmp_path: Path) -> None:
     assert cli.login(server.url, "--storage", "file").code == 0
@@ -296,6 +299,7 @@ def test_without_a_session_it_does_not_start(cli: Cli, server: DevServer) -> Non
     assert result.code == 4 and result.err == "authcli: not logged in; run authcli login\n"
 
 
+@posix_only("Unix sockets")
 def test_a_socket_path_in_use_is_refused_and_a_stale_one_replaced(cli: Cli, server: DevServer,
                                                                    tmp_path: Path) -> None:
     assert cli.login(server.url, "--storage", "file").code == 0

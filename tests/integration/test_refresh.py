@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import STORAGES, Cli, DevServer, Result, one_error_line
+from tests.platforms import posix_only
 
 RUN_SLOW = os.environ.get("AUTHCLI_RUN_SLOW") == "1"
 slow = pytest.mark.skipif(not RUN_SLOW, reason="slow: set AUTHCLI_RUN_SLOW=1 (CI does)")
@@ -126,6 +127,7 @@ def test_readers_never_see_a_torn_record(cli: Cli, server: DevServer, storage: s
 
 # -- the refresher dies --------------------------------------------------------------------
 
+@posix_only("SIGKILL")
 def test_refresher_killed_mid_refresh_frees_the_lock(cli: Cli, server: DevServer) -> None:
     expired_session(cli, server)
     server.fault(mode="drop", delay=30, times=1)  # the first refresh hangs, unprocessed
@@ -317,6 +319,7 @@ def test_lock_timeout_is_exit_6(cli: Cli, server: DevServer) -> None:
     assert cli.snapshot() == before
 
 
+@posix_only("SIGINT sent to one process")
 def test_ctrl_c_while_waiting_for_the_lock_is_exit_130(cli: Cli, server: DevServer) -> None:
     from filelock import FileLock
 
@@ -330,6 +333,7 @@ def test_ctrl_c_while_waiting_for_the_lock_is_exit_130(cli: Cli, server: DevServ
     assert out == "" and "Traceback" not in err
 
 
+@posix_only("a 0600 lock file")
 def test_lock_file_is_private_and_kept(cli: Cli, server: DevServer) -> None:
     expired_session(cli, server)
     assert cli.run("token").code == 0

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import STORAGES, Cli, DevServer, base_env
 from tests.integration.test_refresh import expired_session
+from tests.platforms import posix_only
 
 HEAVY = ("httpx", "rich", "jwt", "filelock", "typer", "keyring", "platformdirs", "cryptography", "secretstorage")
 PROBE = (
@@ -115,10 +116,10 @@ def record_is_a_symlink(cli: Cli) -> None:
     (None, ["-p", "nosuch"], {}, 2),
     (None, [], {"AUTHCLI_STORAGE": "keyring"}, None),
     (None, [], {"AUTHCLI_PROFILE": "nosuch"}, 2),
-    (group_writable, [], {}, 6),
+    pytest.param(group_writable, [], {}, 6, marks=posix_only("group write bits")),
     (config_edited, [], {}, 4),  # the profile now points elsewhere: the full path refuses the old session
     (record_for_another_origin, [], {}, 4),
-    (record_is_a_symlink, [], {}, 6),
+    pytest.param(record_is_a_symlink, [], {}, 6, marks=posix_only("symbolic links need a privilege on Windows")),
 ], ids=["min-ttl", "json", "unknown profile", "storage override", "AUTHCLI_PROFILE", "group-writable dir",
         "config edited", "record for another origin", "record is a symlink"])
 def test_the_hot_path_steps_aside(cli: Cli, server: DevServer, spoil: object, args: list[str],
