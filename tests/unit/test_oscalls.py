@@ -126,3 +126,24 @@ def test_a_listening_socket_is_seen(tmp_path: Path) -> None:
         server.listen()
         assert oscalls.unix_socket_listening(path)
     assert not oscalls.unix_socket_listening(path)  # stale: nothing listens
+
+
+@pytest.mark.parametrize(("deletable", "directory_locked"), [(True, True), (False, False)])
+def test_the_profile_lock_locks_the_state_directory_only_where_a_held_lock_file_can_be_deleted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deletable: bool, directory_locked: bool) -> None:
+    from authcli import locking
+    from authcli.config import Paths
+    from authcli.io import IOStreams
+
+    opened: list[Path] = []
+
+    def open_dir(path: Path) -> int:
+        opened.append(path)
+        return oscalls.open_dir(path)
+
+    monkeypatch.setattr(locking, "LOCKED_FILES_DELETABLE", deletable)
+    monkeypatch.setattr(locking, "open_dir", open_dir)
+    paths = Paths(config_dir=tmp_path / "config", state_dir=tmp_path / "state")
+    with locking.profile_lock(paths, "p", 5.0, IOStreams.test(), {}) as held:
+        assert held
+    assert opened == ([paths.state_dir] if directory_locked else [])

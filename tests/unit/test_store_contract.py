@@ -19,6 +19,7 @@ from authcli.secretservice import SecretServiceStore, _read
 from authcli.storagekey import Key, KeySpec, new_key_text, wrap
 from authcli.store import FileStore, KeyringStore, Store
 from authcli.tokens import TokenRecord
+from tests.platforms import POSIX_MODES
 
 RECORD = TokenRecord("access-1", "refresh-1", 2000.0, 1000.0, "https://api.example.com:443")
 ROTATED = TokenRecord("access-2", "refresh-2", 3000.0, 2000.0, "https://api.example.com:443")
@@ -142,10 +143,11 @@ def test_file_store_is_private_and_leaves_no_temp_files(tmp_path: Path) -> None:
     store.save("p", RECORD)
     store.save("p", ROTATED)
     path = Path(store.location("p"))
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
-    assert stat.S_IMODE(path.parent.parent.parent.stat().st_mode) == 0o700
+    if POSIX_MODES:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+        assert stat.S_IMODE(path.parent.parent.parent.stat().st_mode) == 0o700
     assert sorted(p.name for p in path.parent.iterdir()) == ["p.json"]
 
 
@@ -315,8 +317,10 @@ def test_the_encrypted_file_is_private_holds_no_secret_and_leaves_no_temp_files(
     store.save("p", RECORD)
     store.save("p", ROTATED)
     path = Path(store.location("p"))
-    assert path.name == "p.enc" and stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert path.name == "p.enc"
+    if POSIX_MODES:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert sorted(p.name for p in path.parent.iterdir()) == ["p.enc"]
     text = path.read_text()
     assert "access-2" not in text and "refresh-2" not in text and KEY_TEXT.strip() not in text
