@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .errors import StorageError, UsageError
-from .oscalls import make_mine_hint, open_file, require_unix_sockets, unix_socket_listening
+from .oscalls import make_mine_hint, open_file, replace, require_unix_sockets, unix_socket_listening
 from .rules import dir_problem
 
 T = TypeVar("T")
@@ -86,7 +86,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
     try:
         _write_new(tmp, data, mode)
-        os.replace(tmp, path)
+        replace(tmp, path)
     except BaseException:
         _remove(tmp)
         raise

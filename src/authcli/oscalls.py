@@ -72,6 +72,27 @@ def _refuse_link(path: str | os.PathLike[str]) -> None:
         raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(path))
 
 
+def replace(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """``os.replace``. On Windows, a file another process has open (a reader, for the moment it
+    reads) cannot be replaced: that sharing violation is waited out for up to REPLACE_PATIENCE."""
+    if sys.platform == "win32":
+        import time
+
+        give_up = time.monotonic() + REPLACE_PATIENCE
+        while True:
+            try:
+                os.replace(source, target)
+                return
+            except PermissionError:
+                if time.monotonic() >= give_up:
+                    raise
+                time.sleep(0.01)
+    os.replace(source, target)
+
+
+REPLACE_PATIENCE = 2.0  # seconds
+
+
 def set_mode(fd: int, path: str | os.PathLike[str], mode: int) -> None:
     """Give the open file ``fd`` (at ``path``) the permission bits ``mode``."""
     if sys.platform == "win32":

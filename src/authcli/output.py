@@ -16,7 +16,7 @@ import httpx
 
 from .errors import AuthcliError, UsageError
 from .io import IOStreams
-from .oscalls import set_mode
+from .oscalls import replace, set_mode
 
 CHUNK = 64 * 1024
 UPLOAD_PROGRESS_MIN = 4 * 1024 * 1024
@@ -136,7 +136,7 @@ def output_file(target: str) -> Iterator[BinaryIO]:
         set_mode(fd, tmp, mode)  # before the first byte: the temporary file is the user's file to be
         with os.fdopen(fd, "wb") as sink:
             yield sink
-        os.replace(tmp, path)
+        replace(tmp, path)
     except BaseException:
         _unlink(tmp)
         raise

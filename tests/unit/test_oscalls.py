@@ -147,3 +147,32 @@ def test_the_profile_lock_locks_the_state_directory_only_where_a_held_lock_file_
     with locking.profile_lock(paths, "p", 5.0, IOStreams.test(), {}) as held:
         assert held
     assert opened == ([paths.state_dir] if directory_locked else [])
+
+
+@pytest.mark.parametrize(("platform", "refusals", "replaced"), [
+    ("linux", 1, False),  # POSIX never refuses for an open file: a PermissionError is real
+    ("win32", 3, True),  # a reader's moment with the file open is waited out
+    ("win32", 10**6, False),  # ...but not for ever
+])
+def test_replace_waits_out_a_reader_on_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str,
+                                               refusals: int, replaced: bool) -> None:
+    (tmp_path / "new").write_text("new")
+    (tmp_path / "old").write_text("old")
+    real, left = os.replace, [refusals]
+
+    def sharing_violation(source: Any, target: Any) -> None:
+        if left[0]:
+            left[0] -= 1
+            raise PermissionError(13, "The process cannot access the file because it is being used by another process")
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", sharing_violation)
+    monkeypatch.setattr(oscalls, "REPLACE_PATIENCE", 0.2)
+    monkeypatch.setattr(sys, "platform", platform)
+    if replaced:
+        oscalls.replace(tmp_path / "new", tmp_path / "old")
+        assert (tmp_path / "old").read_text() == "new"
+    else:
+        with pytest.raises(PermissionError):
+            oscalls.replace(tmp_path / "new", tmp_path / "old")
+        assert (tmp_path / "old").read_text() == "old"
