@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -49,3 +51,40 @@ def test_a_tampered_summary_is_stepped_around(tmp_path: Path) -> None:
         with open(os.path.join(base, "state", SUMMARY), "w") as handle:
             handle.write(json.dumps(summary))
         assert token(dict(DEFAULTS["token"]), {"AUTHCLI_CONFIG_DIR": base}) is None, odd
+
+
+# hot.dirs guesses what config.Paths gets from platformdirs; on each platform it must guess the
+# same (or nothing: then the full path answers). Simulated: sys.platform patched on a POSIX host.
+POSIX_HOST = pytest.mark.skipif(sys.platform == "win32", reason="simulates each platform on a POSIX host")
+
+
+@POSIX_HOST
+@pytest.mark.parametrize("platform", ["linux", "darwin"])
+@pytest.mark.parametrize("xdg", [{}, {"XDG_CONFIG_HOME": "/x/config"}, {"XDG_STATE_HOME": "/x/state"},
+                                 {"XDG_CONFIG_HOME": "/x/config", "XDG_STATE_HOME": "/x/config"}],
+                         ids=["defaults", "config", "state", "both in one"])
+def test_the_directories_are_platformdirs_own(monkeypatch: pytest.MonkeyPatch, platform: str,
+                                              xdg: dict[str, str]) -> None:
+    from platformdirs.macos import MacOS
+    from platformdirs.unix import Unix
+
+    from authcli.config import Paths
+    from authcli.hot import dirs
+
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "AUTHCLI_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in xdg.items():
+        monkeypatch.setenv(name, value)
+    found = (MacOS if platform == "darwin" else Unix)("authcli", appauthor=False)
+    paths = Paths(config_dir=Path(found.user_config_dir), state_dir=Path(found.user_state_dir))
+    monkeypatch.setattr(sys, "platform", platform)
+    assert dirs(os.environ) == (str(paths.config_dir), str(paths.state_dir), str(paths.top(paths.tokens_dir)))
+
+
+@POSIX_HOST
+def test_windows_leaves_the_directories_to_the_full_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from authcli.hot import dirs
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert dirs({"LOCALAPPDATA": "C:\\Users\\me\\AppData\\Local"}) is None
+    assert dirs({"AUTHCLI_CONFIG_DIR": "/x"}) == ("/x", "/x/state", "/x")
