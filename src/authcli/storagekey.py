@@ -49,12 +49,14 @@ class Key:
         return "Key(<hidden>)"
 
 
-SECRET_ENV = (ENV,)
+# The secrets authcli reads from its environment: the storage key, the OAuth client secret
+# and the Redis password.
+SECRET_ENV = (ENV, "AUTHCLI_CLIENT_SECRET", "AUTHCLI_REDIS_PASSWORD")
 
 
 def child_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` without the storage key: what a program authcli starts (exec's child, a key
-    command) inherits."""
+    """``env`` without authcli's secrets: what a program authcli starts (exec's program, a
+    key or token command) inherits."""
     return {name: value for name, value in env.items() if name not in SECRET_ENV}
 
 

@@ -225,13 +225,17 @@ def test_the_key_is_nowhere_but_where_the_user_put_it(headless: Cli, server: Dev
     assert raw not in (cli.home / "state" / "tokens" / "default.enc").read_bytes()
 
 
-def test_exec_child_never_gets_the_storage_key(headless: Cli, server: DevServer) -> None:
+@pytest.mark.parametrize("flags", [[], ["--token"]])
+def test_exec_child_never_gets_authclis_secrets(headless: Cli, server: DevServer, flags: list[str]) -> None:
+    """The storage key, a client secret and a Redis password in authcli's environment stay
+    there (the proxy beside the program has them; the program does not)."""
     headless.env["AUTHCLI_STORAGE_KEY"] = KEY
     assert headless.login(server.url, "--storage", "encrypted").code == 0
-    for flags in ([], ["--token"]):
-        ran = headless.run("exec", *flags, "--", sys.executable, "-c",
-                           "import os; print('\\n'.join(os.environ.values()))")
-        assert ran.code == 0 and KEY not in ran.out, flags
+    secrets = {"AUTHCLI_CLIENT_SECRET": "client-secret-value", "AUTHCLI_REDIS_PASSWORD": "redis-password-value"}
+    ran = headless.run("exec", *flags, "--", sys.executable, "-c",
+                       "import os; print('\\n'.join(os.environ.values()))", **secrets)
+    assert ran.code == 0, ran
+    assert not {KEY, *secrets.values()} & set(ran.out.splitlines()), flags
 
 
 # -- a passphrase on a real terminal -----------------------------------------------------------
