@@ -24,6 +24,7 @@ import sys
 
 TYPE_CHECKING = False  # not typing's: `import typing` would cost the token shortcut more than it reads
 if TYPE_CHECKING:
+    import signal
     import socket
 
 # Checks whose answer on Windows is the statement in the docstring above.
@@ -123,11 +124,12 @@ def writable_by_others(info: os.stat_result) -> bool:
     return bool(info.st_mode & 0o022)
 
 
-def open_to_others(info: os.stat_result) -> bool:
-    """Group or others may read or write it (a 0600 file's test)."""
+def open_to_others(info: os.stat_result, bits: int = 0o077) -> bool:
+    """Any of the permission ``bits`` is set: by default, group or others may read or write it
+    (a 0600 file's test); 0o026 lets the group read."""
     if sys.platform == "win32":
         return False
-    return bool(info.st_mode & 0o077)
+    return bool(info.st_mode & bits)
 
 
 def make_mine_hint(path: object) -> str:
@@ -150,6 +152,14 @@ def user_name(uid: int) -> str:
 
 
 # -- processes --------------------------------------------------------------------------------
+
+def signals(*names: str) -> list[signal.Signals]:
+    """The signals among ``names`` that this platform has (Windows has SIGINT, SIGTERM, SIGBREAK
+    and the error signals; no SIGHUP, SIGQUIT, SIGCHLD...), in order."""
+    import signal
+
+    return [getattr(signal, name) for name in names if hasattr(signal, name)]
+
 
 def kill_group(pid: int) -> None:
     """Kill the process group ``pid`` leads (started with start_new_session=True). Windows has no

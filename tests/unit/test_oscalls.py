@@ -176,3 +176,18 @@ def test_replace_waits_out_a_reader_on_windows(tmp_path: Path, monkeypatch: pyte
         with pytest.raises(PermissionError):
             oscalls.replace(tmp_path / "new", tmp_path / "old")
         assert (tmp_path / "old").read_text() == "old"
+
+
+def test_signals_are_the_ones_this_platform_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    assert oscalls.signals("SIGTERM", "SIGHUP", "SIGQUIT") == [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT]
+    monkeypatch.delattr(signal, "SIGHUP")  # as on Windows
+    monkeypatch.delattr(signal, "SIGQUIT")
+    assert oscalls.signals("SIGTERM", "SIGHUP", "SIGQUIT") == [signal.SIGTERM]
+
+
+def test_open_to_others_takes_the_bits_that_matter() -> None:
+    assert not oscalls.open_to_others(info(stat.S_IFREG | 0o640), 0o026)
+    assert oscalls.open_to_others(info(stat.S_IFREG | 0o660), 0o026)
+    assert oscalls.open_to_others(info(stat.S_IFREG | 0o604), 0o026)

@@ -15,6 +15,7 @@ from ..context import Context
 from ..errors import AuthcliError, HTTPStatusError, UsageError
 from ..http import make_client, translate
 from ..io import IOStreams
+from ..oscalls import signals
 from ..output import (
     UPLOAD_PROGRESS_MIN,
     check_target,
@@ -98,9 +99,8 @@ def run(opts: CallOptions, ctx: Context) -> int:
     call = build_call(opts, ctx, profile.api_url or "")
     if opts.output:
         check_target(opts.output)  # a directory is exit 2 before anything is sent
-        for name in ("SIGTERM", "SIGHUP", "SIGQUIT"):
-            if hasattr(signal, name):
-                signal.signal(getattr(signal, name), _terminate)
+        for signum in signals("SIGTERM", "SIGHUP", "SIGQUIT"):
+            signal.signal(signum, _terminate)
     hooks = trace_hooks(ctx.io) if opts.verbose else None
     pretty = ctx.io.stdout_tty and not opts.raw
     upload_bar = call.body is not None and (call.body.size or 0) >= UPLOAD_PROGRESS_MIN and call.body.path is not None
