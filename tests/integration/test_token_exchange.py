@@ -48,6 +48,8 @@ def test_renewal_exchanges_the_rotated_subject_token(cli: Cli, server: DevServer
     assert "Logged in to" in result.err and "as alice@example.com" in result.err
     server.configure(access_ttl=300)
     time.sleep(1.2)
+    expired = json.loads(cli.run("whoami", "--json").out)
+    assert (expired["access_token_valid"], expired["renewable"], expired["refresh_token"]) == (False, True, False)
     write_secret(path, issuer.mint(email="alice@example.com"), mode=0o644)  # the kubelet rotated it
     second = path.read_text()
     assert cli.run("token", K8S_TOKEN=second).code == 0

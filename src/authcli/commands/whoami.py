@@ -35,8 +35,9 @@ def describe(ctx: Context, session: Session) -> dict[str, Any]:
     now = ctx.clock()
     name = session.profile.name
     oauth = session.profile.flow == "oauth"
-    # Client credentials renew by asking again: such a session lasts as long as the secret.
-    renews_by_asking = oauth and session.profile.grant == "client-credentials"
+    # Client credentials renew by asking again, a token exchange by exchanging the subject token
+    # read again: such a session lasts as long as the secret, key or workload identity.
+    renews_by_asking = oauth and session.profile.grant in ("client-credentials", "token-exchange")
     if record is None or not (record.has_session(now) or renews_by_asking):
         raise NotLoggedIn(f"not logged in; run {login_hint(name)}")
     id_claims = jwt_claims(record.id_token) if record.id_token else None
