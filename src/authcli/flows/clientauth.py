@@ -93,6 +93,8 @@ def read_key(path: str) -> tuple[Any, str]:
     """The private key in ``path`` and the JWS algorithm its type calls for. The file must be
     readable by nobody else (as ssh demands of a private key); links are followed (a mounted
     Kubernetes secret is one)."""
+    from ..oscalls import open_to_others
+
     what = f"the client key file {path}"
     try:
         with open(path, "rb") as handle:
@@ -100,8 +102,9 @@ def read_key(path: str) -> tuple[Any, str]:
             raw = handle.read(MAX_KEY + 1)
     except OSError as exc:
         raise SourceUnavailable(f"cannot read {what}: {exc.strerror or exc}") from None
-    if hasattr(os, "geteuid") and info.st_mode & 0o026:  # others may read, or others or the group write
+    if open_to_others(info, 0o026):  # others may read, or others or the group write (the group may read)
         raise SourceUnavailable(f"{what} can be read or written by other users; fix it with: chmod 600 {path}")
+
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.hazmat.primitives.serialization import load_pem_private_key

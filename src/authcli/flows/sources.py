@@ -87,10 +87,10 @@ class TokenSource:
         """The command's standard output: argv split with shlex, no shell, no stdin; its stderr
         is the user's (a helper may say why it failed). A slow command is killed with its group."""
         import shlex
-        import signal
         import subprocess
 
         from ..config import number_from_env
+        from ..oscalls import kill_group
         from ..storagekey import child_environment
 
         try:
@@ -109,10 +109,7 @@ class TokenSource:
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
+            kill_group(proc.pid)
             proc.kill()
             proc.wait()
             raise SourceUnavailable(f"{self.describe()} gave no token within {timeout:g} s (killed); "
