@@ -18,9 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PLATFORMS = ("linux", "darwin", "win32")
 # Files still being ported, per platform: their errors make the run an expected failure (strict:
 # once they are clean, the entry must go); an error in any other file fails the test.
-PENDING: dict[str, tuple[str, ...]] = {
-    "win32": ("src/authcli/flows/sources.py",),
-}
+PENDING: dict[str, tuple[str, ...]] = {}
 
 # Dependencies only some platforms install, and which (the Secret Service is Linux's; keyring
 # pulls in its own per-platform backends with its own markers).
