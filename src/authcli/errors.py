@@ -22,6 +22,8 @@ called, never further up.
     ProgramNotExecutable (126)       `authcli exec`: the program exists but cannot be run
     └── ProgramNotFound (127)        `authcli exec`: no such program (the codes shells use)
 
+Not in the tree either: UseFullPath, how a shortcut steps aside (main.py); never shown.
+
 `authcli exec` otherwise becomes its program (sideproxy.py): the status is the program's own.
 
 Ctrl-C (KeyboardInterrupt, and SIGTERM, SIGHUP or SIGQUIT during `call -o`) is not in the
@@ -44,6 +46,12 @@ class ExitCode(IntEnum):
     NOT_EXECUTABLE = 126
     NOT_FOUND = 127
     INTERRUPTED = 130
+
+
+class UseFullPath(Exception):
+    """A shortcut or fast reader steps aside: the full path answers (main.py's stages, the
+    token shortcut, the Secret Service through jeepney, Redis without redis-py). Never shown
+    to the user; the message, if any, says why for a debugger."""
 
 
 class AuthcliError(Exception):

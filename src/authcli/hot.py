@@ -9,9 +9,9 @@ flag, and the current profile) that the full path writes beside the tokens
 (``remember``), together with the very text of config.toml it was made from; it is used only
 while config.toml still holds exactly that text. (Not its stat: a rename-based rewrite on a
 file system with 1-second timestamps can give config.toml its old inode, size and mtime back
-with another current profile.) It answers only when everything is plain, and otherwise returns
-None and the full path runs, which words every error and refreshes:
-- the command line is `token`, optionally with `-p/--profile NAME` (as main.fast_options
+with another current profile.) It answers only when everything is plain, and otherwise raises
+UseFullPath and the full path runs, which words every error and refreshes:
+- the command line is `token`, optionally with `-p/--profile NAME` (as main.command_options
   parses it: no second parser here);
 - AUTHCLI_STORAGE and test switches are not set;
 - the summary was made from config.toml's current bytes, and names the profile, with file
@@ -30,6 +30,7 @@ import stat
 import sys
 import time
 
+from .errors import UseFullPath
 from .oscalls import open_file
 from .rules import PROFILE_NAME, dir_problem, refresh_margin
 
@@ -81,34 +82,34 @@ def _private(directory: str) -> bool:
         return False
 
 
-def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> int | None:
-    """Print the token and return 0, or None: the full path must answer. ``params``: the
-    command line as main.fast_options parsed it (from the generated fastspec)."""
+def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> str:
+    """The token to print, or UseFullPath. ``params``: the command line as
+    main.command_options parsed it (from the generated fastspec)."""
     flag = params.get("profile")
     if params.get("min_ttl") or params.get("format_") != "token" or any(env.get(name) for name in NOT_HOT):
-        return None
+        raise UseFullPath
     where = dirs(env)
     if where is None:
-        return None
+        raise UseFullPath
     config_dir, state_dir, top = where
     summary = _read_json(os.path.join(state_dir, SUMMARY), MAX_SUMMARY)
     if not isinstance(summary, dict) or summary.get("dirs") != [config_dir, state_dir]:
-        return None
+        raise UseFullPath
     if not _private(config_dir) or summary.get("config") != config_text(os.path.join(config_dir, "config.toml")):
-        return None
+        raise UseFullPath
     name = flag or env.get("AUTHCLI_PROFILE") or summary.get("current") or "default"
     profiles = summary.get("profiles")
     if not isinstance(name, str) or not PROFILE_NAME.match(name) or not isinstance(profiles, dict):
-        return None
+        raise UseFullPath
     profile = profiles.get(name)
     if not isinstance(profile, dict) or profile.get("storage") not in ("file", "encrypted") or profile.get("dpop"):
-        return None
+        raise UseFullPath
     tokens = os.path.join(state_dir, "tokens")
     chain = [tokens]
     while chain[-1] != top and len(chain) < 8:
         chain.append(os.path.dirname(chain[-1]))
     if chain[-1] != top or not all(_private(d) for d in chain):
-        return None
+        raise UseFullPath
     if profile["storage"] == "encrypted":
         from .hotenc import record as decrypted
 
@@ -117,10 +118,8 @@ def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> 
         record = _read_json(os.path.join(tokens, f"{name}.json"), MAX_RECORD)
     access = _usable(record, profile.get("api_origin"), time.time())
     if access is None:
-        return None
-    sys.stdout.write(access + "\n")
-    sys.stdout.flush()
-    return 0
+        raise UseFullPath
+    return access
 
 
 def _read(path: str, cap: int) -> bytes | None:

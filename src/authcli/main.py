@@ -1,10 +1,23 @@
-"""The entry point, and the one place that turns an error into `authcli: ...` and an exit code.
+"""The entry point: authcli's stages, in order, and the one place that turns an error into
+`authcli: ...` and an exit code.
 
-`authcli token`, `whoami` and `call` are what scripts run in loops, so their plain forms are
-parsed here without importing Typer (65-100 ms of imports on the project's machine, more
-than the rest of the command's start-up), from the option table fastspec.py that
-scripts/gen_fastpath.py generates from the Typer app itself. Everything else, and anything
-unusual about such a command line (help, a typo, a global option), goes through cli.py.
+1. **Global options**, up to the command word (``split_globals``): all flags (--debug,
+   --no-color), so `--debug` is only ever the global flag, never a header value or a
+   program's argument.
+2. **The command's options** (``command_options``): the commands scripts run in loops
+   (token, whoami, call, git-credential) are parsed here without importing Typer (65-100 ms
+   of imports on the project's machine), from the table fastspec.py that
+   scripts/gen_fastpath.py generates from the Typer app itself; anything unusual about such
+   a command line (help, a typo, `--`, an option twice, --version) and every other command go
+   to Typer in cli.py, which declares every command once and words every usage error.
+3. **The token shortcut** (hot.py): a plain `token` whose file-store token is good is
+   answered with os and json alone.
+4. **The command** (``COMMANDS``): its module's ``run(options, ctx)``.
+
+A stage that cannot answer raises ``UseFullPath`` (errors.py), the one way to step aside:
+the parser for Typer, the shortcut and the fast readers (the Secret Service through jeepney,
+Redis without redis-py) for the full path. docs/architecture.md has the table of which path
+runs when.
 """
 
 from __future__ import annotations
@@ -12,21 +25,63 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from types import ModuleType
 
-from .errors import AuthcliError, ExitCode, Interrupted
+from .errors import AuthcliError, ExitCode, Interrupted, UseFullPath
 
-NOT_ANSWERED = -1  # hot.py's "the full path must answer"
+GLOBAL_FLAGS = {"--debug": "debug", "--no-color": "no_color"}
 
 
-def fast_options(args: list[str]) -> tuple[str, dict[str, object]] | None:
-    """``COMMAND [ARGUMENT | OPTION VALUE | --option=value | FLAG]...`` for a command in
-    fastspec (the parameters cli.py declares, generated), as (command, every parameter), else
-    None: help, a typo, a global option, an option given twice, ``--``, a value that starts
-    with '-' or that Typer would refuse all go to Typer, which words the error."""
+def _token() -> ModuleType:
+    from .commands import token
+
+    return token
+
+
+def _whoami() -> ModuleType:
+    from .commands import whoami
+
+    return whoami
+
+
+def _call() -> ModuleType:
+    from .commands import call
+
+    return call
+
+
+def _git_credential() -> ModuleType:
+    from .commands import git_credential
+
+    return git_credential
+
+
+# The commands stage 2 parses, and the modules that run them (each: ``options(**params)``
+# and ``run(options, ctx)``); tests/unit/test_cli.py pins that these are fastspec's commands.
+COMMANDS: dict[str, Callable[[], ModuleType]] = {
+    "token": _token, "whoami": _whoami, "call": _call, "git-credential": _git_credential,
+}
+
+
+def split_globals(args: list[str]) -> tuple[dict[str, bool], list[str]]:
+    """Stage 1: the global flags before the command word, and the command line from it on."""
+    flags: dict[str, bool] = {}
+    for at, arg in enumerate(args):
+        if arg not in GLOBAL_FLAGS:
+            return flags, args[at:]
+        flags[GLOBAL_FLAGS[arg]] = True
+    return flags, []
+
+
+def command_options(args: list[str]) -> tuple[str, dict[str, object]]:
+    """Stage 2: ``COMMAND [ARGUMENT | OPTION VALUE | --option=value | FLAG]...`` for a command
+    in fastspec (the parameters cli.py declares, generated), as (command, every parameter).
+    UseFullPath for help, a typo, a global option here, an option given twice, ``--``, a
+    value that starts with '-' or that Typer would refuse: Typer words the error."""
     from .fastspec import ARGUMENTS, DEFAULTS, OPTIONS
 
     if not args or args[0] not in OPTIONS:
-        return None
+        raise UseFullPath
     command = args[0]
     known, positional = OPTIONS[command], list(ARGUMENTS[command])
     found: dict[str, object] = {}
@@ -34,30 +89,30 @@ def fast_options(args: list[str]) -> tuple[str, dict[str, object]] | None:
     for arg in rest:
         if not arg.startswith("-"):
             if not positional:
-                return None
+                raise UseFullPath
             found[positional.pop(0)[0]] = arg
             continue
         spelling, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         if spelling not in known:
-            return None
+            raise UseFullPath
         name, kind = known[spelling]
         repeatable = kind.endswith("*")
         if name in found and not repeatable:
-            return None
+            raise UseFullPath
         if kind in ("flag", "noflag"):
             if eq:
-                return None
+                raise UseFullPath
             found[name] = kind == "flag"
             continue
         if not eq:
             value = next(rest, "")
             if not value or value.startswith("-"):
-                return None
+                raise UseFullPath
         kind = kind.rstrip("*")
         try:
             typed = float(value) if kind == "float" else int(value) if kind == "int" else value
         except ValueError:
-            return None
+            raise UseFullPath from None
         if repeatable:
             values = found.setdefault(name, [])
             assert isinstance(values, list)
@@ -65,18 +120,18 @@ def fast_options(args: list[str]) -> tuple[str, dict[str, object]] | None:
         else:
             found[name] = typed
     if any(required for _, required in positional):
-        return None
+        raise UseFullPath
     return command, {**DEFAULTS[command], **found}
 
 
-def _run_fast(command: str, params: dict[str, object]) -> int:
-    from importlib import import_module
-
+def run_command(command: str, params: dict[str, object], flags: dict[str, bool]) -> int:
+    """Stage 4, for a command stage 2 parsed."""
     from .context import Context
     from .io import IOStreams
 
-    module = import_module(f".commands.{command.replace('-', '_')}", __package__)
-    return int(module.run(module.options(**params), Context(io=IOStreams.system())))
+    module = COMMANDS[command]()
+    ctx = Context(io=IOStreams.system(no_color=flags.get("no_color", False)), debug=flags.get("debug", False))
+    return int(module.run(module.options(**params), ctx))
 
 
 def _guard(run: Callable[[], int], debug: bool) -> int:
@@ -106,45 +161,41 @@ def _guard(run: Callable[[], int], debug: bool) -> int:
         return int(ExitCode.ERROR)
 
 
-def global_debug(args: list[str]) -> bool:
-    """Whether ``--debug`` is given as the global option: before the command word (the global
-    options are all flags), never a header value, a query or a program's argument after it."""
-    for arg in args:
-        if arg == "--debug":
-            return True
-        if arg == "--" or not arg.startswith("-"):
-            return False
-    return False
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    debug = global_debug(args) or os.environ.get("AUTHCLI_DEBUG") == "1"
+    flags, command_line = split_globals(args)
+    debug = flags.get("debug", False) or os.environ.get("AUTHCLI_DEBUG") == "1"
     if args == ["--version"]:
         from . import __version__
 
         sys.stdout.write(f"authcli {__version__}\n")  # what the Typer app prints, without loading it
         return 0
-    fast = fast_options(args)
-    if fast is not None and fast[0] == "token":
+    try:
+        command, params = command_options(command_line)
+    except UseFullPath:
+        return _guard(lambda: _typer(args), debug)
+    if command == "token":
         from .hot import token
 
-        def hot() -> int:
-            answered = token(fast[1], os.environ)
-            return NOT_ANSWERED if answered is None else answered
+        try:
+            line = token(params, os.environ)
+        except UseFullPath:
+            pass
+        else:
+            return _guard(lambda: _print(line), debug)
+    return _guard(lambda: run_command(command, params, flags), debug)
 
-        code = _guard(hot, debug)
-        if code != NOT_ANSWERED:
-            return code
-    if fast is not None:
-        return _guard(lambda: _run_fast(*fast), debug)
 
-    def via_typer() -> int:
-        from .cli import run_typer
+def _typer(args: list[str]) -> int:
+    from .cli import run_typer
 
-        return run_typer(args)
+    return run_typer(args)
 
-    return _guard(via_typer, debug)
+
+def _print(line: str) -> int:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    return 0
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import CorruptRecord, Fenced, LockTimeout, StorageError, UsageError
+from .errors import CorruptRecord, Fenced, LockTimeout, StorageError, UsageError, UseFullPath
 from .tokens import TokenRecord
 
 if TYPE_CHECKING:
@@ -171,15 +171,12 @@ class RedisStore:
     # -- the record ------------------------------------------------------------------------
 
     def load(self, profile: str) -> TokenRecord | None:
-        from .store import MAX_RECORD, parse_record
+        from .store import parse_record
 
-        read, raw = self._fast_read(profile)
-        if not read:
-            answer = self._call("a read", lambda r: r.eval(_LOAD, 1, self.key(profile), MAX_RECORD))
-            if len(answer) == 1 and answer[0] > MAX_RECORD:
-                raise CorruptRecord(f"the record at {self.location(profile)} is {answer[0]} bytes, larger than any "
-                                    f"authcli record (at most {MAX_RECORD}); run authcli logout to remove it")
-            raw = answer[1] if len(answer) > 1 else None
+        try:
+            raw = self._fast_read(profile)
+        except UseFullPath:
+            raw = self._read(profile)
         if raw is None:
             return None
 
@@ -189,17 +186,27 @@ class RedisStore:
             raise CorruptRecord(f"the record at {self.location(profile)} cannot be read: {exc}") from None
         return parse_record(text, profile, self.location(profile))
 
-    def _fast_read(self, profile: str) -> tuple[bool, bytes | None]:
-        """(True, the record) through resp.py while redis-py is not loaded, or (False, None):
-        ask redis-py."""
+    def _read(self, profile: str) -> bytes | None:
+        """The record through redis-py, its size checked (HSTRLEN) before it is read."""
+        from .store import MAX_RECORD
+
+        answer = self._call("a read", lambda r: r.eval(_LOAD, 1, self.key(profile), MAX_RECORD))
+        if len(answer) == 1 and answer[0] > MAX_RECORD:
+            raise CorruptRecord(f"the record at {self.location(profile)} is {answer[0]} bytes, larger than any "
+                                f"authcli record (at most {MAX_RECORD}); run authcli logout to remove it")
+        return answer[1] if len(answer) > 1 else None
+
+    def _fast_read(self, profile: str) -> bytes | None:
+        """The record through resp.py while redis-py is not loaded; UseFullPath: ask redis-py,
+        which tries again and words what went wrong."""
         if self._client is not None:
-            return False, None
-        from .resp import RespError, hget
+            raise UseFullPath
+        from .resp import hget
 
         try:
-            return True, hget(self.url, self._password_now(), self.key(profile), "record")
-        except (RespError, OSError, ValueError):
-            return False, None  # redis-py tries again and words what went wrong
+            return hget(self.url, self._password_now(), self.key(profile), "record")
+        except (OSError, ValueError) as exc:
+            raise UseFullPath(type(exc).__name__) from None
 
     def save(self, profile: str, record: TokenRecord, replaces: TokenRecord | None = None) -> None:
         data = self._seal(record.to_json())

@@ -4,7 +4,7 @@
 package): twice a whole `authcli token` on the file store. A valid token needs one HGET, so
 this speaks just enough RESP2 for it (AUTH, SELECT, HGET, pipelined) over a plain or TLS
 socket. Anything unusual (options in the URL, an error reply, a reply it does not expect)
-raises RespError and the caller goes through redis-py instead, which words the error.
+raises UseFullPath and the caller goes through redis-py instead, which words the error.
 """
 
 from __future__ import annotations
@@ -13,21 +13,19 @@ import socket
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
+from .errors import UseFullPath
+
 MAX_REPLY = 1024 * 1024
-
-
-class RespError(Exception):
-    pass
 
 
 def hget(url: str, password: str | None, key: str, field: str, timeout: float = 5.0) -> bytes | None:
     parts = urlsplit(url)
     if parts.query or parts.fragment or not parts.hostname:
-        raise RespError("the URL has options only redis-py reads")
+        raise UseFullPath("the URL has options only redis-py reads")
     try:
         db = int(parts.path.strip("/") or 0)
     except ValueError:
-        raise RespError("not a database number") from None
+        raise UseFullPath("not a database number") from None
     commands: list[list[str]] = []
     password = password or (unquote(parts.password) if parts.password else None)
     if password:
@@ -48,7 +46,7 @@ def hget(url: str, password: str | None, key: str, field: str, timeout: float = 
         sock.close()
     last = replies[-1]
     if last is not None and not isinstance(last, bytes):
-        raise RespError("HGET answered something else than a string")
+        raise UseFullPath("HGET answered something else than a string")
     return last
 
 
@@ -63,12 +61,12 @@ def _encode(args: list[str]) -> bytes:
 def _read(reader: IO[bytes]) -> bytes | int | None:
     line = reader.readline(65536)
     if not line.endswith(b"\r\n"):
-        raise RespError("a short reply")
+        raise UseFullPath("a short reply")
     kind, rest = line[:1], line[1:-2]
     if kind == b"+":
         return rest
     if kind == b"-":
-        raise RespError(rest.decode("utf-8", "replace"))
+        raise UseFullPath(rest.decode("utf-8", "replace"))
     if kind == b":":
         return int(rest)
     if kind == b"$":
@@ -76,9 +74,9 @@ def _read(reader: IO[bytes]) -> bytes | int | None:
         if size < 0:
             return None
         if size > MAX_REPLY:
-            raise RespError("a reply larger than any record")
+            raise UseFullPath("a reply larger than any record")
         data = reader.read(size + 2)
         if len(data) != size + 2:
-            raise RespError("a short reply")
+            raise UseFullPath("a short reply")
         return data[:-2]
-    raise RespError(f"an unexpected reply {kind!r}")
+    raise UseFullPath(f"an unexpected reply {kind!r}")

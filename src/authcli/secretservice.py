@@ -28,17 +28,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import CorruptRecord
+from .errors import CorruptRecord, UseFullPath
 from .store import KeyringStore
 from .tokens import TokenRecord
 
 SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
 APPLICATION = "Python keyring library"  # keyring's SecretService.Keyring.appid
 T = TypeVar("T")
-
-
-class _Fallback(Exception):
-    """This call needs the keyring path."""
 
 
 def usable(env: Mapping[str, str], backend_cache: Path) -> bool:
@@ -88,14 +84,14 @@ class _Ambiguous(Exception):
 
 def _read(query: dict[str, str]) -> str | None:
     """The secret of the one item matching ``query`` in the default collection, or None;
-    _Ambiguous for two; _Fallback for anything else (locked, no service, any D-Bus error)."""
+    _Ambiguous for two; UseFullPath for anything else (locked, no service, any D-Bus error)."""
     from jeepney import DBusAddress, MessageType, Properties, new_method_call  # type: ignore[import-untyped]
     from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped]
 
     def call(connection: Any, message: Any) -> Any:
         reply = connection.send_and_get_reply(message)
         if reply.header.message_type == MessageType.error:
-            raise _Fallback
+            raise UseFullPath
         return reply.body
 
     def locked(connection: Any, address: Any) -> bool:
@@ -105,12 +101,12 @@ def _read(query: dict[str, str]) -> str | None:
     try:
         connection = open_dbus_connection(bus="SESSION")
     except Exception:  # no session bus: the keyring path says so in its own words
-        raise _Fallback from None
+        raise UseFullPath from None
     try:
         service = DBusAddress("/org/freedesktop/secrets", bus_name=_BUS, interface="org.freedesktop.Secret.Service")
         collection = DBusAddress(_DEFAULT_COLLECTION, bus_name=_BUS, interface="org.freedesktop.Secret.Collection")
         if locked(connection, collection):
-            raise _Fallback  # unlocking may need a prompt: keyring's job
+            raise UseFullPath  # unlocking may need a prompt: keyring's job
         (paths,) = call(connection, new_method_call(collection, "SearchItems", "a{ss}", (query,)))
         if not paths:
             return None
@@ -118,14 +114,14 @@ def _read(query: dict[str, str]) -> str | None:
             raise _Ambiguous
         item = DBusAddress(paths[0], bus_name=_BUS, interface="org.freedesktop.Secret.Item")
         if locked(connection, item):
-            raise _Fallback
+            raise UseFullPath
         _, session = call(connection, new_method_call(service, "OpenSession", "sv", ("plain", ("s", ""))))
         ((_, _, value, _),) = call(connection, new_method_call(item, "GetSecret", "o", (session,)))
         return bytes(value).decode("utf-8")
-    except (_Fallback, _Ambiguous):
+    except (UseFullPath, _Ambiguous):
         raise
     except Exception:  # a malformed answer or a dropped bus: keyring retries and translates
-        raise _Fallback from None
+        raise UseFullPath from None
     finally:
         connection.close()
 
@@ -139,18 +135,18 @@ class SecretServiceStore(KeyringStore):
         try:
             connection = secretstorage.dbus_init()
         except Exception:  # any failure here is the keyring path's to report
-            raise _Fallback from None
+            raise UseFullPath from None
         try:
             # The default collection, as keyring's backend uses (keyring creates it when missing).
             session: Any = _plain_session(connection)
             collection = secretstorage.Collection(connection, session=session)
             if collection.is_locked():
-                raise _Fallback  # unlocking may need a prompt: keyring's job
+                raise UseFullPath  # unlocking may need a prompt: keyring's job
             return work(collection)
-        except _Fallback:
+        except UseFullPath:
             raise
         except Exception:  # as above: keyring retries and translates
-            raise _Fallback from None
+            raise UseFullPath from None
         finally:
             connection.close()
 
@@ -167,7 +163,7 @@ class SecretServiceStore(KeyringStore):
         ciphers, and every `authcli token` reads while only refreshes and logins write."""
         try:
             text = _read(self._own(profile))
-        except _Fallback:
+        except UseFullPath:
             return super().load(profile)
         except _Ambiguous:
             flag = "" if profile == "default" else f" --profile {profile}"
@@ -185,7 +181,7 @@ class SecretServiceStore(KeyringStore):
 
         try:
             self._direct(write)
-        except _Fallback:
+        except UseFullPath:
             super().save(profile, record)
 
     def delete(self, profile: str) -> bool:
@@ -198,6 +194,6 @@ class SecretServiceStore(KeyringStore):
 
         try:
             return self._direct(remove)
-        except _Fallback:
+        except UseFullPath:
             return super().delete(profile)
 

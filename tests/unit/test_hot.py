@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from authcli.errors import UseFullPath
 from authcli.fastspec import DEFAULTS
 from authcli.hot import SUMMARY, _usable, config_text, token
 from authcli.rules import refresh_margin
@@ -50,7 +51,8 @@ def test_a_tampered_summary_is_stepped_around(tmp_path: Path) -> None:
                    "current": None, "profiles": {}, **odd}
         with open(os.path.join(base, "state", SUMMARY), "w") as handle:
             handle.write(json.dumps(summary))
-        assert token(dict(DEFAULTS["token"]), {"AUTHCLI_CONFIG_DIR": base}) is None, odd
+        with pytest.raises(UseFullPath):
+            token(dict(DEFAULTS["token"]), {"AUTHCLI_CONFIG_DIR": base})
 
 
 # hot.dirs guesses what config.Paths gets from platformdirs; on each platform it must guess the

@@ -6,7 +6,8 @@ import io
 
 import pytest
 
-from authcli.resp import RespError, _encode, _read, hget
+from authcli.errors import UseFullPath
+from authcli.resp import _encode, _read, hget
 
 
 @pytest.mark.parametrize(("wire", "value"), [
@@ -29,7 +30,7 @@ def test_replies(wire: bytes, value: object) -> None:
     b"$99999999\r\n",  # larger than any record
 ])
 def test_what_goes_to_redis_py(wire: bytes) -> None:
-    with pytest.raises(RespError):
+    with pytest.raises(UseFullPath):
         _read(io.BytesIO(wire))
 
 
@@ -39,5 +40,5 @@ def test_commands_are_length_prefixed() -> None:
 
 @pytest.mark.parametrize("url", ["redis://h:6379/0?ssl_cert_reqs=none", "redis://h/notanumber", "redis:///0"])
 def test_urls_only_redis_py_reads(url: str) -> None:
-    with pytest.raises(RespError):
+    with pytest.raises(UseFullPath):
         hget(url, None, "k", "f")
