@@ -6,6 +6,7 @@ and that no jti is used twice."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,6 +101,37 @@ def test_a_reused_assertion_is_refused_and_the_session_kept(cli: Cli, op: Provid
     assert "invalid_client" in line and "the session is kept" in line, line
     assert (cli.home / "state" / "tokens" / "default.json").read_bytes() == record
     assert op.stats().get("error:invalid_client") == 1, op.stats()
+
+
+MINT = """
+import sys, time, secrets, jwt
+key, kid, client, aud = sys.argv[1:5]
+now = int(time.time())
+claims = {"iss": client, "sub": client, "aud": aud, "iat": now, "exp": now + 300, "jti": secrets.token_hex(8)}
+print(jwt.encode(claims, open(key).read(), algorithm="ES256", headers={"kid": kid}))
+"""
+
+
+def test_a_federated_assertion_command_with_the_device_flow(cli: Cli, op: Provider, ci: tuple[Issuer, JwksServer],
+                                                            tmp_path: Path) -> None:
+    """A command that mints a fresh workload token each time (as GitHub's OIDC endpoint does): the
+    device authorization request, every poll and the refresh each send a new assertion."""
+    issuer, _ = ci
+    key = issuer.write_key(tmp_path / "ci-issuer.pem")
+    script = tmp_path / "mint.py"
+    script.write_text(MINT)
+    command = f"{sys.executable} {script} {key} {issuer.kid} {CLIENT} {op.url}/token"
+    proc = cli.popen(*login(cli, op, "device", "--client-assertion-command", command, "--scope",
+                            "openid offline_access email profile"))
+    prompt_url(proc, "To sign in, open ")
+    approve_device(prompt_url(proc, "(or open ").rstrip(")"))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert cli.run("refresh").code == 0
+    stats = op.stats()
+    assert stats.get("urn:ietf:params:oauth:grant-type:device_code:200") == 1, stats
+    assert stats.get("refresh_token:200") == 1 and "error:invalid_client" not in stats, stats
+    assert 'client_assertion_command = "' in (cli.home / "config.toml").read_text()
 
 
 REFUSED = [  # (case, the assertion) -> invalid_client at login
