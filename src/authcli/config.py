@@ -1,7 +1,7 @@
 """Profiles and where authcli keeps things on disk.
 
 Precedence for every setting: command-line flag > AUTHCLI_* environment > config.toml > default.
-The config file never holds a secret; tokens live in the store (store.py).
+The config file never holds a secret; tokens live in a store (stores/).
 
 Directories:
   1. AUTHCLI_CONFIG_DIR, when set, holds everything: config.toml, state/locks, state/tokens.
@@ -117,7 +117,7 @@ class Profile:
     dpop: bool = False  # DPoP-bound tokens (dpop.py)
     audience: str | None = None
     resource: str | None = None
-    # storage = "redis" (redisstore.py): the server (no password: that comes from the
+    # storage = "redis" (stores/redis.py): the server (no password: that comes from the
     # environment) and the key namespace, default the API's origin
     redis_url: str | None = None
     redis_namespace: str | None = None
@@ -125,7 +125,7 @@ class Profile:
     git_username: str | None = None  # what git-credential answers as (e.g. oauth2); default: the session's user
     registry: str | None = None  # docker-credential-authcli: the registry this profile's token is for (else api_url)
     registry_username: str | None = None  # what docker-credential-authcli answers as; default: the session's user
-    # storage = "encrypted" (encstore.py): where the key comes from (storagekey.py), never the key
+    # storage = "encrypted" (stores/encrypted.py): where the key comes from (storagekey.py), never the key
     storage_key: str | None = None  # env | file | command | passphrase
     key_file: str | None = None
     key_command: str | None = None

@@ -14,7 +14,7 @@ from .io import IOStreams
 
 if TYPE_CHECKING:
     from .flows import Flow
-    from .store import Store
+    from .stores.base import Store
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Context:
         return effective(check_api_url_setting(self.config.resolve(flag, self.env), self.config.path), self.env)
 
     def store(self, profile: Profile) -> Store:
-        from .store import make_store
+        from .stores import make_store
 
         return make_store(profile.storage, self.paths, self.env, profile)
 

@@ -4,7 +4,7 @@ cryptography's AES-GCM alone, when the key is at hand without asking anyone.
 Only two sources qualify: AUTHCLI_STORAGE_KEY (storage_key = "env") and a passphrase whose
 unwrapped key the kernel keyring still caches. Anything else (another source, a missing or
 malformed key, an envelope that is not the profile's, a record that does not decrypt) is None,
-and the full path (encstore.py) answers and words the error. The envelope and its associated
+and the full path (stores/encrypted.py) answers and words the error. The envelope and its associated
 data are encformat.py's, shared with the full path.
 """
 

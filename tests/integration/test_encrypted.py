@@ -440,4 +440,4 @@ def test_token_of_an_encrypted_profile_takes_the_shortcut(headless: Cli, server:
     assert proc.returncode == 0 and proc.stdout == first.out
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert "authcli.hotenc" in imported
-    assert not imported & {"authcli.encstore", "authcli.config", "authcli.storagekey"}, sorted(imported)
+    assert not imported & {"authcli.stores.encrypted", "authcli.config", "authcli.storagekey"}, sorted(imported)

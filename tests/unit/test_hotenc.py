@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from authcli.encstore import EncryptedStore
 from authcli.hotenc import record
 from authcli.storagekey import Key, KeySpec, cache_name, new_key_text, wrap
+from authcli.stores.encrypted import EncryptedStore
 from authcli.tokens import TokenRecord
 from tests.unit.test_store_contract import ORIGIN, RECORD, encrypted_store
 

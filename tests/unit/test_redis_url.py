@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from authcli.redisstore import redacted, url_password
+from authcli.stores.redis import redacted, url_password
 
 
 @pytest.mark.parametrize(("url", "shown", "password"), [

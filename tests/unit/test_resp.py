@@ -1,4 +1,4 @@
-"""resp.py's replies, as a table: what it reads, and what sends the caller to redis-py."""
+"""stores/redis_wire.py's replies, as a table: what it reads, and what sends the caller to redis-py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import pytest
 
 from authcli.errors import UseFullPath
-from authcli.resp import _encode, _read, hget
+from authcli.stores.redis_wire import _encode, _read, hget
 
 
 @pytest.mark.parametrize(("wire", "value"), [

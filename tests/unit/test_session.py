@@ -25,7 +25,7 @@ from authcli.errors import (
 from authcli.flows import RefreshMalformed, RefreshRejected, RefreshTransient
 from authcli.io import IOStreams
 from authcli.session import Session
-from authcli.store import LocalStore
+from authcli.stores.base import LocalStore
 from authcli.tokens import TokenRecord
 
 ORIGIN = "https://api.example.com:443"
@@ -289,7 +289,7 @@ def test_a_save_that_keeps_failing_says_what_failed() -> None:
     assert ctx.flow_.seen == ["R1"]
 
 
-# -- a store shared by machines (redisstore.py): the lease lost, the save fenced ---------------
+# -- a store shared by machines (stores/redis.py): the lease lost, the save fenced ---------------
 
 def test_a_lost_lease_rereads_instead_of_spending_the_refresh_token() -> None:
     session, ctx = make(rec("A1", expires_in=-1), NEW)

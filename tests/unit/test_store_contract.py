@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from authcli.config import Paths
-from authcli.encstore import EncryptedStore, associated_data
 from authcli.errors import CorruptRecord, KeyringUnavailable, StorageError, UsageError
-from authcli.redisstore import RedisStore
-from authcli.secretservice import SecretServiceStore, _read
 from authcli.storagekey import Key, KeySpec, new_key_text, wrap
-from authcli.store import FileStore, KeyringStore, Store
+from authcli.stores.base import Store
+from authcli.stores.encrypted import EncryptedStore, associated_data
+from authcli.stores.file import FileStore
+from authcli.stores.keyring import KeyringStore
+from authcli.stores.redis import RedisStore
+from authcli.stores.secretservice import SecretServiceStore, _read
 from authcli.tokens import TokenRecord
 from tests.platforms import POSIX_MODES
 
@@ -257,7 +259,7 @@ def test_the_direct_secret_service_store_and_keyring_share_their_items() -> None
 ])
 def test_the_direct_path_is_taken_only_where_keyring_would_use_the_secret_service(
         tmp_path: Path, env: dict[str, str], cache: str | None, config: bool, expected: bool) -> None:
-    from authcli.secretservice import usable
+    from authcli.stores.secretservice import usable
 
     cache_file = tmp_path / "keyring-backend"
     if cache is not None:
@@ -289,7 +291,7 @@ def _flip(data: bytes) -> bytes:
 ])
 def test_an_encrypted_record_that_does_not_decrypt_is_an_error_and_is_kept(tmp_path: Path, tamper: str,
                                                                            why: str) -> None:
-    from authcli.encstore import UndecryptableRecord
+    from authcli.stores.encrypted import UndecryptableRecord
 
     store = encrypted_store(tmp_path)
     store.save("p", RECORD)
@@ -385,7 +387,7 @@ def _chainer(*backends: object) -> object:
     (_backend("keyrings_alternative.x"), None),
 ])
 def test_keyrings_alt_and_cryptfile_count_as_no_keyring(backend: object, refused: str | None) -> None:
-    from authcli.store import downgrade
+    from authcli.stores.keyring import downgrade
 
     assert downgrade(backend) == refused
 

@@ -12,7 +12,7 @@ from ..context import Context
 from ..errors import AuthcliError, CorruptRecord, NotLoggedIn, StorageError, UsageError
 from ..session import Session
 from ..storagekey import spec_of
-from ..store import make_store
+from ..stores import make_store
 from ..tokens import record_account
 from ..urls import check_api_url
 
@@ -364,7 +364,7 @@ def _with_redis(profile: Profile, opts: LoginOptions) -> Profile:
             raise UsageError("--redis-url, --redis-namespace, --redis-password-stdin, --join and --replace go with "
                              "--storage redis")
         return profile
-    from ..redisstore import check_redis_url, redacted, url_password
+    from ..stores.redis import check_redis_url, redacted, url_password
 
     if opts.redis_url is not None:
         check_redis_url(opts.redis_url, "--redis-url")
@@ -417,8 +417,8 @@ def _take_key(ctx: Context, session: Session, opts: LoginOptions) -> None:
     written), or a new data key wrapped under a passphrase typed twice, then cached."""
     import os
 
-    from ..encstore import EncryptedStore
     from ..storagekey import Key, KeyUnavailable, ask, cache_name, wrap, write_new_file
+    from ..stores.encrypted import EncryptedStore
 
     store = session.store
     assert isinstance(store, EncryptedStore)
@@ -446,7 +446,8 @@ def _keep_redis_password(ctx: Context, opts: LoginOptions, profile: Profile) -> 
     if opts.password_stdin or opts.client_secret_stdin:
         raise UsageError("--redis-password-stdin and --password-stdin (or --client-secret-stdin) both read stdin; "
                          "pass the Redis password in AUTHCLI_REDIS_PASSWORD instead")
-    from ..store import KeyringStore, redis_password_entry
+    from ..stores import redis_password_entry
+    from ..stores.keyring import KeyringStore
 
     password = _stdin_secret(ctx, "--redis-password-stdin")
     keyring = make_store("keyring", ctx.paths, ctx.env)

@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import CorruptRecord, Fenced, LockTimeout, StorageError, UsageError, UseFullPath
-from .tokens import TokenRecord
+from ..errors import CorruptRecord, Fenced, LockTimeout, StorageError, UsageError, UseFullPath
+from ..tokens import TokenRecord
 
 if TYPE_CHECKING:
     import redis
@@ -171,7 +171,7 @@ class RedisStore:
     # -- the record ------------------------------------------------------------------------
 
     def load(self, profile: str) -> TokenRecord | None:
-        from .store import parse_record
+        from .base import parse_record
 
         try:
             raw = self._fast_read(profile)
@@ -188,7 +188,7 @@ class RedisStore:
 
     def _read(self, profile: str) -> bytes | None:
         """The record through redis-py, its size checked (HSTRLEN) before it is read."""
-        from .store import MAX_RECORD
+        from .base import MAX_RECORD
 
         answer = self._call("a read", lambda r: r.eval(_LOAD, 1, self.key(profile), MAX_RECORD))
         if len(answer) == 1 and answer[0] > MAX_RECORD:
@@ -197,11 +197,11 @@ class RedisStore:
         return answer[1] if len(answer) > 1 else None
 
     def _fast_read(self, profile: str) -> bytes | None:
-        """The record through resp.py while redis-py is not loaded; UseFullPath: ask redis-py,
+        """The record through redis_wire.py while redis-py is not loaded; UseFullPath: ask redis-py,
         which tries again and words what went wrong."""
         if self._client is not None:
             raise UseFullPath
-        from .resp import hget
+        from .redis_wire import hget
 
         try:
             return hget(self.url, self._password_now(), self.key(profile), "record")
@@ -229,7 +229,7 @@ class RedisStore:
     def lease(self, profile: str, timeout: float, ready: Callable[[], bool] | None = None) -> Iterator[bool]:
         """Hold the fleet's lease for ``profile``: yields True once held, or False when ``ready``
         turns true first (another machine refreshed); LockTimeout after ``timeout`` seconds."""
-        from .testswitch import switch
+        from ..testswitch import switch
 
         if switch(self.env, DISABLE_LEASE_ENV) == "1":
             yield True

@@ -13,7 +13,7 @@ import socket
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
-from .errors import UseFullPath
+from ..errors import UseFullPath
 
 MAX_REPLY = 1024 * 1024
 

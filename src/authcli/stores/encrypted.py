@@ -23,12 +23,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import check_profile_name
-from .encformat import FORMAT, VERSION, associated_data
-from .errors import StorageError
-from .fsutil import atomic_write, check_private_chain, probe_write
-from .oscalls import open_file
-from .storagekey import (
+from ..config import check_profile_name
+from ..encformat import FORMAT, VERSION, associated_data
+from ..errors import StorageError
+from ..fsutil import atomic_write, check_private_chain, probe_write
+from ..storagekey import (
     DENIED_NOTE,
     ENV,
     SCRIPT_CHOICES,
@@ -43,11 +42,12 @@ from .storagekey import (
     from_file,
     unwrap,
 )
-from .store import HEADROOM, MAX_RECORD, FileStore, parse_record
-from .tokens import TokenRecord
+from ..tokens import TokenRecord
+from .base import HEADROOM, MAX_RECORD, parse_record, read_capped
+from .file import FileStore
 
 if TYPE_CHECKING:
-    from .config import Paths
+    from ..config import Paths
 
 PROMPTS = 3
 
@@ -114,17 +114,7 @@ class EncryptedStore(FileStore):
         return parse_record(plain.decode("utf-8", "replace"), profile, str(path))
 
     def _read(self, path: Path) -> bytes | None:
-        try:
-            fd = open_file(path, os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StorageError(f"cannot read token file {path}: {exc.strerror or exc}") from None
-        try:
-            with os.fdopen(fd, "rb") as handle:
-                return handle.read(2 * MAX_RECORD + 1)
-        except OSError as exc:
-            raise StorageError(f"cannot read token file {path}: {exc.strerror or exc}") from None
+        return read_capped(path, 2 * MAX_RECORD)
 
     def _envelope(self, data: bytes, profile: str, path: Path) -> dict[str, Any]:
         try:
@@ -183,7 +173,7 @@ class EncryptedStore(FileStore):
     def _passphrase_key(self, header: Mapping[str, Any], profile: str) -> Key:
         """The data key from the kernel keyring's cache, else unwrapped with a typed passphrase
         (on a terminal only), then cached."""
-        from . import kernelkeyring
+        from .. import kernelkeyring
 
         name = cache_name(header)
         why = ""
@@ -214,8 +204,8 @@ class EncryptedStore(FileStore):
         return key
 
     def cache(self, name: str, key: Key) -> None:
-        from . import kernelkeyring
-        from .config import number_from_env
+        from .. import kernelkeyring
+        from ..config import number_from_env
 
         timeout = number_from_env(self.env, "AUTHCLI_KEY_CACHE_TIMEOUT", self.spec.cache_timeout)
         try:
@@ -283,7 +273,7 @@ class EncryptedStore(FileStore):
             except ValueError:
                 envelope = None
             if isinstance(envelope, dict) and isinstance(envelope.get("wrapped_key"), str):
-                from . import kernelkeyring
+                from .. import kernelkeyring
 
                 kernelkeyring.forget(cache_name(envelope))
         return super().delete(profile)

@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import CorruptRecord, UseFullPath
-from .store import KeyringStore
-from .tokens import TokenRecord
+from ..errors import CorruptRecord, UseFullPath
+from ..tokens import TokenRecord
+from .keyring import KeyringStore
 
 SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
 APPLICATION = "Python keyring library"  # keyring's SecretService.Keyring.appid
