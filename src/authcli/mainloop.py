@@ -29,9 +29,11 @@ from queue import Empty, SimpleQueue
 from types import FrameType
 from typing import TypeVar
 
+from .oscalls import signals
+
 T = TypeVar("T")
 
-STOP = frozenset(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+STOP = frozenset(signals("SIGINT", "SIGTERM", "SIGHUP"))
 STOPPED = 0  # what run() returns after stop()
 
 

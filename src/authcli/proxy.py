@@ -394,7 +394,9 @@ def running(ctx: Context, profile_flag: str | None, loop: MainLoop, port: int | 
                   head_timeout=number_from_env(ctx.env, "AUTHCLI_PROXY_HEAD_TIMEOUT", HEAD_TIMEOUT),
                   max_connections=_count_from_env(ctx.env, "AUTHCLI_PROXY_MAX_CONNECTIONS", MAX_CONNECTIONS))
     server = make_server(proxy, port, socket_path)
-    thread = threading.Thread(target=server.serve_forever, name="authcli-proxy", daemon=True)
+    # A short poll: stopping (exec's program gone, Ctrl-C) waits for the serving loop to notice.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="authcli-proxy",
+                              daemon=True)
     thread.start()
     try:
         yield proxy

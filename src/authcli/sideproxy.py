@@ -18,7 +18,7 @@ The proxy is a process of its own, `authcli proxy --exit-with PID`, started befo
 - **deaf to the job's signals** once it serves: a TERM to every process of a unit leaves it
   serving while the program shuts down, which may still call the API;
 - **gone with the program**: it is the program's child (the exec keeps authcli's children),
-  and looks every 0.2 s whether its parent is still the program. A child is reparented the
+  and looks every 0.2 s whether its parent is still the program, then closes. A child is reparented the
   moment its parent exits, before anyone reaps the parent, so this holds while a caller
   such as Python's subprocess.run reads the job's output to the end before reaping it (a
   proxy that waited for the program's pid to vanish would keep that output open, and both
@@ -44,15 +44,15 @@ from typing import TYPE_CHECKING, TextIO
 
 from .context import Context
 from .errors import ExitCode, ProgramNotExecutable, ProgramNotFound
+from .oscalls import signals
 
 if TYPE_CHECKING:
     from .mainloop import MainLoop
 
 WATCH_INTERVAL = 0.2
 # Signals that report on the proxy itself, or cannot be caught: left as they are.
-_OWN = {getattr(signal, name) for name in (
-    "SIGKILL", "SIGSTOP", "SIGCHLD", "SIGPIPE", "SIGXFSZ", "SIGXCPU", "SIGSEGV", "SIGBUS", "SIGFPE",
-    "SIGILL", "SIGABRT", "SIGTRAP", "SIGSYS", "SIGCONT") if hasattr(signal, name)}
+_OWN = set(signals("SIGKILL", "SIGSTOP", "SIGCHLD", "SIGPIPE", "SIGXFSZ", "SIGXCPU", "SIGSEGV", "SIGBUS", "SIGFPE",
+                    "SIGILL", "SIGABRT", "SIGTRAP", "SIGSYS", "SIGCONT"))
 
 
 @dataclass
@@ -112,7 +112,9 @@ def serve(ctx: Context, profile: str | None, program: int, quiet: bool, timeout:
             _go_deaf()
             threading.Thread(target=_watch, args=(program, loop), name="authcli-watch", daemon=True).start()
             loop.run()
-            _to_devnull(sys.stderr)  # the program has gone: a caller reading the job's stderr to its end is done
+        # The program has gone and nothing listens any more: a caller reading the job's stderr
+        # to its end is done now, not when this process has finished exiting.
+        _to_devnull(sys.stderr)
     except KeyboardInterrupt:  # Ctrl-C while it was starting (a passphrase prompt): authcli says so
         return int(ExitCode.INTERRUPTED)
     finally:

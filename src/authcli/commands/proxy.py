@@ -13,6 +13,7 @@ from ..config import check_seconds
 from ..context import Context
 from ..errors import UsageError
 from ..mainloop import MainLoop
+from ..oscalls import require_unix_sockets
 from ..proxy import running
 
 
@@ -32,6 +33,8 @@ def check(opts: ProxyOptions) -> None:
         raise UsageError("--port must be between 0 and 65535 (0 picks a free one)")
     if opts.port is not None and opts.socket is not None:
         raise UsageError("use --port or --socket, not both")
+    if opts.socket is not None:
+        require_unix_sockets("--socket")
     check_seconds(opts.timeout, "--timeout")
     if opts.exit_with is not None and (opts.port is not None or opts.socket or opts.secret_file):
         raise UsageError("--exit-with (for authcli exec) goes without --port, --socket and --secret-file")
