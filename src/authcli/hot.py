@@ -14,8 +14,10 @@ UseFullPath and the full path runs, which words every error and refreshes:
 - the command line is `token`, optionally with `-p/--profile NAME` (as main.command_options
   parses it: no second parser here);
 - AUTHCLI_STORAGE and test switches are not set;
-- the summary was made from config.toml's current bytes, and names the profile, with file
-  storage and no DPoP;
+- the summary was made from config.toml's current bytes, and names the profile, with file,
+  encrypted or keyring storage and no DPoP; keyring storage only where the full path would
+  read the Secret Service through jeepney (Linux, stores/secretservice_wire.py, which this
+  reads through too);
 - every directory from authcli's own down to the tokens is a directory of this user's that
   nobody else can write (what fsutil.check_private_dir demands), the record is a regular
   file opened without following a symlink, is a version-1 record for the profile's API
@@ -39,6 +41,7 @@ RECORD_VERSION = 1
 MAX_RECORD = 1024 * 1024
 MAX_CONFIG = 32 * 1024  # a larger config.toml gets no summary: the full path answers
 MAX_SUMMARY = 2 * MAX_CONFIG + 64 * 1024
+STORES = ("file", "encrypted", "keyring")  # a fleet's (redis) needs redis-py's lease rules: the full path
 NOT_HOT = ("AUTHCLI_STORAGE", "AUTHCLI_TEST_DISABLE_LOCK", "AUTHCLI_TEST_PAUSE_AT", "AUTHCLI_TEST_DISABLE_REDIS_LEASE")
 
 
@@ -102,15 +105,19 @@ def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> 
     if not isinstance(name, str) or not PROFILE_NAME.match(name) or not isinstance(profiles, dict):
         raise UseFullPath
     profile = profiles.get(name)
-    if not isinstance(profile, dict) or profile.get("storage") not in ("file", "encrypted") or profile.get("dpop"):
+    if not isinstance(profile, dict) or profile.get("storage") not in STORES or profile.get("dpop"):
         raise UseFullPath
+    storage = profile["storage"]
     tokens = os.path.join(state_dir, "tokens")
-    chain = [tokens]
+    chain = [tokens if storage != "keyring" else state_dir]  # the keyring's sessions are not in files
     while chain[-1] != top and len(chain) < 8:
         chain.append(os.path.dirname(chain[-1]))
     if chain[-1] != top or not all(_private(d) for d in chain):
         raise UseFullPath
-    if profile["storage"] == "encrypted":
+    if storage == "keyring":
+        scope = config_dir if env.get("AUTHCLI_CONFIG_DIR") else None  # config.Paths.scope
+        record = _from_secret_service(env, state_dir, scope, name)
+    elif storage == "encrypted":
         from .hotenc import record as decrypted
 
         record = decrypted(profile, _read(os.path.join(tokens, f"{name}.enc"), 2 * MAX_RECORD), name, env)
@@ -120,6 +127,29 @@ def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> 
     if access is None:
         raise UseFullPath
     return access
+
+
+def _from_secret_service(env: os._Environ[str] | dict[str, str], state_dir: str, scope: str | None,
+                         name: str) -> object:
+    """The profile's record from the Secret Service, read as the Secret Service store reads
+    it (stores/secretservice_wire.py), where that store is the one the full path would use."""
+    if sys.platform != "linux":
+        raise UseFullPath  # the Keychain and the Credential Locker: keyring's
+    from .rules import keyring_service
+    from .stores.secretservice_wire import Ambiguous, own, read, usable
+
+    if not usable(env, os.path.join(state_dir, "keyring-backend")):
+        raise UseFullPath
+    try:
+        text = read(own(keyring_service(env, scope), name))
+    except Ambiguous:
+        raise UseFullPath from None  # the full path refuses to choose, in its own words
+    if text is None or len(text) > MAX_RECORD:
+        raise UseFullPath
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise UseFullPath from None
 
 
 def _read(path: str, cap: int) -> bytes | None:

@@ -1,16 +1,19 @@
 """Rules the full path and hot.py both apply, in a module that imports nothing heavy, so the
 hottest `authcli token` cannot drift from the engine: when to refresh, what a profile name
-may be (it becomes a file name), and what makes a directory fit to hold sessions."""
+may be (it becomes a file name), what makes a directory fit to hold sessions, and which
+keyring service holds a config dir's sessions."""
 
 from __future__ import annotations
 
 import os
 import re
 import stat
+from collections.abc import Mapping
 
 from .oscalls import is_mine, writable_by_others
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+KEYRING_SERVICE = "authcli"
 
 
 def refresh_margin(lifetime: float | None) -> float:
@@ -30,3 +33,11 @@ def dir_problem(info: os.stat_result) -> str | None:
     if writable_by_others(info):
         return "writable by others"
     return None
+
+
+def keyring_service(env: Mapping[str, str], scope: str | None) -> str:
+    """The keyring service name: 'authcli' (or AUTHCLI_KEYRING_SERVICE), followed by the
+    directory when AUTHCLI_CONFIG_DIR chose one (``scope``: config.Paths.scope), so each config
+    dir's entries are its own and are guarded by its own lock files."""
+    service = env.get("AUTHCLI_KEYRING_SERVICE") or KEYRING_SERVICE
+    return f"{service}@{scope}" if scope else service

@@ -140,6 +140,59 @@ def test_the_hot_path_answers_what_the_full_path_answers(cli: Cli, server: DevSe
     assert cli.run("token", "--min-ttl", "1").out == token  # the full path, same token
 
 
+# -- the shortcut on the Secret Service (keyring storage, Linux) ------------------------------
+
+
+def keyring_hot_ready(cli: Cli, server: DevServer) -> str:
+    """Logged in on the keyring (the real Secret Service), and one full-path `token` has
+    written the summary."""
+    assert cli.login(server.url, "--storage", "keyring").code == 0
+    assert which(cli, "token")[0] == "full"
+    path, proc = which(cli, "token")
+    assert path == "hot" and proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def keyring_record_for_another_origin(cli: Cli) -> None:
+    import json
+
+    record = json.loads(cli.keyring_entry() or "{}")
+    record["api_origin"] = "https://elsewhere.example:443"
+    cli.set_keyring_entry(json.dumps(record))
+
+
+def another_backend_remembered(cli: Cli) -> None:
+    (cli.home / "state" / "keyring-backend").write_text("keyrings.alt.file.PlaintextKeyring\n")
+
+
+def logged_out(cli: Cli) -> None:
+    assert cli.run("logout").code == 0
+
+
+@pytest.mark.keyring
+def test_the_secret_service_token_is_the_shortcuts(cli: Cli, server: DevServer) -> None:
+    """The shortcut reads the same item the Secret Service store reads, and nothing heavy."""
+    token = keyring_hot_ready(cli, server)
+    assert token == cli.run("token", "--min-ttl", "1").out  # the full path, same token
+    assert loaded(cli, "token") == []
+
+
+@pytest.mark.keyring
+@pytest.mark.parametrize(("spoil", "env", "code"), [
+    (None, {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}, 6),  # keyring would not use it
+    (another_backend_remembered, {}, 0),  # the first run found another backend: the full path looks again
+    (keyring_record_for_another_origin, {}, 4),
+    (logged_out, {}, 4),
+], ids=["another backend named", "another backend remembered", "record for another origin", "logged out"])
+def test_the_secret_service_shortcut_steps_aside(cli: Cli, server: DevServer, spoil: object, env: dict[str, str],
+                                                 code: int) -> None:
+    keyring_hot_ready(cli, server)
+    if spoil is not None:
+        spoil(cli)  # type: ignore[operator]
+    path, proc = which(cli, "token", **env)
+    assert (path, proc.returncode) == ("full", code), proc.stderr
+
+
 def test_an_expiring_token_is_left_to_the_engine(cli: Cli, server: DevServer) -> None:
     """Inside the refresh margin the hot path does not answer: the full path refreshes, once."""
     hot_ready(cli, server)

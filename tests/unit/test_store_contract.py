@@ -19,7 +19,8 @@ from authcli.stores.encrypted import EncryptedStore, associated_data
 from authcli.stores.file import FileStore
 from authcli.stores.keyring import KeyringStore
 from authcli.stores.redis import RedisStore
-from authcli.stores.secretservice import SecretServiceStore, _read
+from authcli.stores.secretservice import SecretServiceStore
+from authcli.stores.secretservice_wire import read
 from authcli.tokens import TokenRecord
 from tests.platforms import POSIX_MODES
 
@@ -237,8 +238,8 @@ def test_the_direct_secret_service_store_and_keyring_share_their_items() -> None
         through_keyring.save("a", RECORD)
         assert direct.load("a") == RECORD
         # ...and read by the jeepney path itself, not by the keyring fallback:
-        assert _read({"username": "a", "service": service}) == RECORD.to_json()
-        assert _read({"username": "nobody", "service": service}) is None
+        assert read({"username": "a", "service": service}) == RECORD.to_json()
+        assert read({"username": "nobody", "service": service}) is None
         direct.save("a", ROTATED)
         assert through_keyring.load("a") == ROTATED
         direct.save("b", RECORD)
@@ -259,7 +260,7 @@ def test_the_direct_secret_service_store_and_keyring_share_their_items() -> None
 ])
 def test_the_direct_path_is_taken_only_where_keyring_would_use_the_secret_service(
         tmp_path: Path, env: dict[str, str], cache: str | None, config: bool, expected: bool) -> None:
-    from authcli.stores.secretservice import usable
+    from authcli.stores.secretservice_wire import usable
 
     cache_file = tmp_path / "keyring-backend"
     if cache is not None:

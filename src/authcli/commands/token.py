@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..context import Context
 from ..errors import UsageError
+from ..hot import STORES
 from ..session import Session
 from ..tokens import TokenRecord, iso_utc
 
@@ -59,7 +60,7 @@ def run(opts: TokenOptions, ctx: Context) -> int:
                          "and its type")
     record = Session(ctx, profile).valid_record(min_ttl=opts.min_ttl)
     ctx.io.write_out(render(record, opts.format))
-    if opts.format == "token" and profile.storage in ("file", "encrypted"):
+    if opts.format == "token" and profile.storage in STORES:
         _remember(ctx)
     return 0
 

@@ -38,7 +38,8 @@ def make_store(kind: str, paths: Paths, env: Mapping[str, str], profile: Profile
     cache = paths.state_dir / "keyring-backend"
     service = keyring_service(paths, env)
     if sys.platform == "linux":  # the Secret Service shortcut (jeepney); Keychain and Credential Locker: keyring
-        from .secretservice import SecretServiceStore, usable
+        from .secretservice import SecretServiceStore
+        from .secretservice_wire import usable
 
         if usable(env, cache):
             return SecretServiceStore(service, backend_cache=cache)

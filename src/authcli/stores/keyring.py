@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import KeyringUnavailable, StorageError
 from ..fsutil import atomic_write, ensure_private_dir
+from ..rules import KEYRING_SERVICE
+from ..rules import keyring_service as rules_keyring_service
 from ..tokens import TokenRecord
 from .base import MAX_DUPLICATES, LocalStore, parse_record
 
 if TYPE_CHECKING:
     from ..config import Paths
 
-SERVICE = "authcli"
 T = TypeVar("T")
 
 
@@ -53,7 +54,7 @@ class KeyringStore(LocalStore):
     kind = "keyring"
     attempts = 3
 
-    def __init__(self, service: str = SERVICE, backend_cache: Path | None = None) -> None:
+    def __init__(self, service: str = KEYRING_SERVICE, backend_cache: Path | None = None) -> None:
         self.service = service
         self.backend_cache = backend_cache
         self._loaded = False
@@ -209,8 +210,5 @@ class KeyringStore(LocalStore):
 
 
 def keyring_service(paths: Paths, env: Mapping[str, str]) -> str:
-    """The keyring service name: 'authcli' (or AUTHCLI_KEYRING_SERVICE), followed by the
-    directory when AUTHCLI_CONFIG_DIR chose one, so each config dir's entries are its own and
-    are guarded by its own lock files."""
-    service = env.get("AUTHCLI_KEYRING_SERVICE") or SERVICE
-    return f"{service}@{paths.scope}" if paths.scope else service
+    """The profile entries' service for ``paths`` (rules.keyring_service, which hot.py shares)."""
+    return rules_keyring_service(env, paths.scope)

@@ -22,32 +22,15 @@ path, which prompts, retries and words the error as it always did.
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..errors import CorruptRecord, UseFullPath
 from ..tokens import TokenRecord
 from .keyring import KeyringStore
+from .secretservice_wire import Ambiguous, own, query, read
 
-SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
-APPLICATION = "Python keyring library"  # keyring's SecretService.Keyring.appid
 T = TypeVar("T")
-
-
-def usable(env: Mapping[str, str], backend_cache: Path) -> bool:
-    """Whether keyring would use the Secret Service here, as far as cheap checks can tell."""
-    if sys.platform != "linux" or env.get("PYTHON_KEYRING_BACKEND"):
-        return False
-    config_home = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    if os.path.exists(os.path.join(config_home, "python_keyring", "keyringrc.cfg")):
-        return False
-    try:
-        return backend_cache.read_text(encoding="utf-8").strip() == SECRET_SERVICE_BACKEND
-    except (OSError, UnicodeDecodeError):
-        return False
 
 
 class _PlainSession:
@@ -72,58 +55,6 @@ def _plain_session(connection: Any) -> _PlainSession:
     service = DBusAddressWrapper(SS_PATH, SERVICE_IFACE, connection)
     _, path = service.call("OpenSession", "sv", ALGORITHM_PLAIN, ("s", ""))
     return _PlainSession(path)
-
-
-_BUS = "org.freedesktop.secrets"
-_DEFAULT_COLLECTION = "/org/freedesktop/secrets/aliases/default"  # where keyring's backend looks
-
-
-class _Ambiguous(Exception):
-    """More than one item carries every attribute authcli writes for the profile."""
-
-
-def _read(query: dict[str, str]) -> str | None:
-    """The secret of the one item matching ``query`` in the default collection, or None;
-    _Ambiguous for two; UseFullPath for anything else (locked, no service, any D-Bus error)."""
-    from jeepney import DBusAddress, MessageType, Properties, new_method_call  # type: ignore[import-untyped]
-    from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped]
-
-    def call(connection: Any, message: Any) -> Any:
-        reply = connection.send_and_get_reply(message)
-        if reply.header.message_type == MessageType.error:
-            raise UseFullPath
-        return reply.body
-
-    def locked(connection: Any, address: Any) -> bool:
-        ((_, value),) = call(connection, Properties(address).get("Locked"))
-        return bool(value)
-
-    try:
-        connection = open_dbus_connection(bus="SESSION")
-    except Exception:  # no session bus: the keyring path says so in its own words
-        raise UseFullPath from None
-    try:
-        service = DBusAddress("/org/freedesktop/secrets", bus_name=_BUS, interface="org.freedesktop.Secret.Service")
-        collection = DBusAddress(_DEFAULT_COLLECTION, bus_name=_BUS, interface="org.freedesktop.Secret.Collection")
-        if locked(connection, collection):
-            raise UseFullPath  # unlocking may need a prompt: keyring's job
-        (paths,) = call(connection, new_method_call(collection, "SearchItems", "a{ss}", (query,)))
-        if not paths:
-            return None
-        if len(paths) > 1:
-            raise _Ambiguous
-        item = DBusAddress(paths[0], bus_name=_BUS, interface="org.freedesktop.Secret.Item")
-        if locked(connection, item):
-            raise UseFullPath
-        _, session = call(connection, new_method_call(service, "OpenSession", "sv", ("plain", ("s", ""))))
-        ((_, _, value, _),) = call(connection, new_method_call(item, "GetSecret", "o", (session,)))
-        return bytes(value).decode("utf-8")
-    except (UseFullPath, _Ambiguous):
-        raise
-    except Exception:  # a malformed answer or a dropped bus: keyring retries and translates
-        raise UseFullPath from None
-    finally:
-        connection.close()
 
 
 class SecretServiceStore(KeyringStore):
@@ -151,21 +82,19 @@ class SecretServiceStore(KeyringStore):
             connection.close()
 
     def _query(self, profile: str) -> dict[str, str]:
-        """Every item of the profile under authcli's service (keyring's own query)."""
-        return {"username": profile, "service": self.service}
+        return query(self.service, profile)
 
     def _own(self, profile: str) -> dict[str, str]:
-        """Every attribute authcli writes: what a read must match."""
-        return {**self._query(profile), "application": APPLICATION}
+        return own(self.service, profile)
 
     def load(self, profile: str) -> TokenRecord | None:
         """Read with jeepney alone: secretstorage imports cryptography (~15 ms) for the session
         ciphers, and every `authcli token` reads while only refreshes and logins write."""
         try:
-            text = _read(self._own(profile))
+            text = read(self._own(profile))
         except UseFullPath:
             return super().load(profile)
-        except _Ambiguous:
+        except Ambiguous:
             flag = "" if profile == "default" else f" --profile {profile}"
             raise CorruptRecord(f"two items in the OS keyring (service '{self.service}') claim profile '{profile}'; "
                                 f"run authcli logout{flag} (it removes them all), then authcli login{flag}") from None
