@@ -12,7 +12,6 @@ Directories:
 from __future__ import annotations
 
 import math
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NotLoggedIn, UsageError
-from .rules import PROFILE_NAME
+from .rules import PROFILE_NAME, directories
 
 DEFAULT_PROFILE = "default"
 STORAGES = ("keyring", "file", "redis", "encrypted")
@@ -45,10 +44,13 @@ class Paths:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Paths:
-        root = env.get("AUTHCLI_CONFIG_DIR")
-        if root:
-            base = Path(os.path.realpath(Path(root).expanduser()))
-            return cls(config_dir=base, state_dir=base / "state", scope=str(base))
+        """AUTHCLI_CONFIG_DIR's, else platformdirs' (rules.directories knows its answer on Linux
+        and macOS, the token shortcut shares it; on Windows platformdirs is asked)."""
+        found = directories(env)
+        if found is not None:
+            config_dir, state_dir = found
+            scope = config_dir if env.get("AUTHCLI_CONFIG_DIR") else None
+            return cls(config_dir=Path(config_dir), state_dir=Path(state_dir), scope=scope)
         import platformdirs
 
         return cls(

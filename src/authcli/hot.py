@@ -34,7 +34,7 @@ import time
 
 from .errors import UseFullPath
 from .oscalls import open_file
-from .rules import PROFILE_NAME, dir_problem, refresh_margin
+from .rules import PROFILE_NAME, dir_problem, directories, refresh_margin
 
 SUMMARY = "hot-profiles.json"
 RECORD_VERSION = 1
@@ -46,24 +46,12 @@ NOT_HOT = ("AUTHCLI_STORAGE", "AUTHCLI_TEST_DISABLE_LOCK", "AUTHCLI_TEST_PAUSE_A
 
 
 def dirs(env: os._Environ[str] | dict[str, str]) -> tuple[str, str, str] | None:
-    """(config dir, state dir, the outermost of them above the tokens: config.Paths.top) as
-    config.Paths has them, or None where only platformdirs knows (Windows: a known-folder call).
-    A wrong guess finds no summary naming these directories, and the full path runs."""
-    root = env.get("AUTHCLI_CONFIG_DIR")
-    if root:
-        base = os.path.realpath(os.path.expanduser(root))
-        return base, os.path.join(base, "state"), base
-    config = env.get("XDG_CONFIG_HOME", "")
-    state = env.get("XDG_STATE_HOME", "")
-    if sys.platform == "darwin":  # platformdirs: XDG variables (absolute paths) first there too
-        support = os.path.expanduser("~/Library/Application Support")
-        config = os.path.join(config if os.path.isabs(config) else support, "authcli")
-        state = os.path.join(state if os.path.isabs(state) else support, "authcli")
-    elif sys.platform == "linux":
-        config = os.path.join(config if config.strip() else os.path.expanduser("~/.config"), "authcli")
-        state = os.path.join(state if state.strip() else os.path.expanduser("~/.local/state"), "authcli")
-    else:
+    """(config dir, state dir, the outermost of them above the tokens: config.Paths.top), from
+    rules.directories as config.Paths has them, or None where only platformdirs knows."""
+    found = directories(env)
+    if found is None:
         return None
+    config, state = found
     tokens = os.path.join(state, "tokens")
     top = config if os.path.commonpath([tokens, config]) == config else state
     return config, state, top

@@ -1,13 +1,14 @@
 """Rules the full path and hot.py both apply, in a module that imports nothing heavy, so the
 hottest `authcli token` cannot drift from the engine: when to refresh, what a profile name
-may be (it becomes a file name), what makes a directory fit to hold sessions, and which
-keyring service holds a config dir's sessions."""
+may be (it becomes a file name), where authcli's directories are, what makes a directory fit
+to hold sessions, and which keyring service holds a config dir's sessions."""
 
 from __future__ import annotations
 
 import os
 import re
 import stat
+import sys
 from collections.abc import Mapping
 
 from .oscalls import is_mine, writable_by_others
@@ -41,3 +42,23 @@ def keyring_service(env: Mapping[str, str], scope: str | None) -> str:
     dir's entries are its own and are guarded by its own lock files."""
     service = env.get("AUTHCLI_KEYRING_SERVICE") or KEYRING_SERVICE
     return f"{service}@{scope}" if scope else service
+
+
+def directories(env: Mapping[str, str]) -> tuple[str, str] | None:
+    """(config dir, state dir): AUTHCLI_CONFIG_DIR's (state in its state/), else platformdirs'
+    answer on Linux and macOS, computed without importing it (tests/unit/test_hot.py pins the
+    two together); None on Windows, where only platformdirs knows (a known-folder call)."""
+    root = env.get("AUTHCLI_CONFIG_DIR")
+    if root:
+        base = os.path.realpath(os.path.expanduser(root))
+        return base, os.path.join(base, "state")
+    config = env.get("XDG_CONFIG_HOME", "")
+    state = env.get("XDG_STATE_HOME", "")
+    if sys.platform == "darwin":  # platformdirs: XDG variables (absolute paths) first there too
+        support = os.path.expanduser("~/Library/Application Support")
+        return (os.path.join(config if os.path.isabs(config) else support, "authcli"),
+                os.path.join(state if os.path.isabs(state) else support, "authcli"))
+    if sys.platform == "linux":
+        return (os.path.join(config if config.strip() else os.path.expanduser("~/.config"), "authcli"),
+                os.path.join(state if state.strip() else os.path.expanduser("~/.local/state"), "authcli"))
+    return None
