@@ -157,17 +157,21 @@ def login(
     from .commands import login as cmd
 
     opts = cmd.LoginOptions(
-        profile, api_url, email, password_stdin, storage, issuer, client_id, scope, flow, token_endpoint,
-        revocation_endpoint, client_auth, client_secret_stdin, audience, resource, device_endpoint,
-        authorization_endpoint, redirect_port, no_browser, browser_timeout, userinfo_endpoint,
-        redis_url, redis_namespace, join, redis_password_stdin, None, dpop, replace,
-        key_file=key_file, new_key_file=new_key_file, key_command=key_command, passphrase=passphrase,
-        client_key_file=client_key_file, client_key_id=client_key_id, client_assertion_file=client_assertion_file,
-        client_assertion_env=client_assertion_env, client_assertion_command=client_assertion_command,
-        subject_token_file=subject_token_file, subject_token_env=subject_token_env,
-        subject_token_command=subject_token_command, subject_token_type=subject_token_type,
-        actor_token_file=actor_token_file, actor_token_env=actor_token_env, actor_token_command=actor_token_command,
-        actor_token_type=actor_token_type, requested_token_type=requested_token_type,
+        profile=profile, api_url=api_url, email=email, password_stdin=password_stdin, storage=storage, issuer=issuer,
+        client_id=client_id, scope=scope, flow=flow, token_endpoint=token_endpoint,
+        revocation_endpoint=revocation_endpoint, client_auth=client_auth, client_secret_stdin=client_secret_stdin,
+        audience=audience, resource=resource, device_authorization_endpoint=device_endpoint,
+        authorization_endpoint=authorization_endpoint, redirect_port=redirect_port, no_browser=no_browser,
+        browser_timeout=browser_timeout, userinfo_endpoint=userinfo_endpoint, redis_url=redis_url,
+        redis_namespace=redis_namespace, join=join, redis_password_stdin=redis_password_stdin, dpop=dpop,
+        replace=replace, key_file=key_file, new_key_file=new_key_file, key_command=key_command,
+        passphrase=passphrase, client_key_file=client_key_file, client_key_id=client_key_id,
+        client_assertion_file=client_assertion_file, client_assertion_env=client_assertion_env,
+        client_assertion_command=client_assertion_command, subject_token_file=subject_token_file,
+        subject_token_env=subject_token_env, subject_token_command=subject_token_command,
+        subject_token_type=subject_token_type, actor_token_file=actor_token_file, actor_token_env=actor_token_env,
+        actor_token_command=actor_token_command, actor_token_type=actor_token_type,
+        requested_token_type=requested_token_type,
     )
     return cmd.run(opts, _ctx(tctx))
 
@@ -181,7 +185,7 @@ def logout(
     """Revoke the session at the server (best effort) and delete the stored tokens."""
     from .commands import logout as cmd
 
-    return cmd.run(cmd.LogoutOptions(profile, all_), _ctx(tctx))
+    return cmd.run(cmd.LogoutOptions(profile=profile, all=all_), _ctx(tctx))
 
 
 @app.command(epilog=_examples("authcli whoami", "authcli whoami --json | jq .expires_in", "authcli whoami --verify"))
@@ -253,7 +257,8 @@ def proxy(
     """Serve the profile's API on loopback; clients send the local secret, the proxy attaches the token."""
     from .commands import proxy as cmd
 
-    return cmd.run(cmd.ProxyOptions(profile, port, socket, secret_file, quiet, timeout, exit_with), _ctx(tctx))
+    return cmd.run(cmd.ProxyOptions(profile=profile, port=port, socket=socket, secret_file=secret_file, quiet=quiet,
+                                     timeout=timeout, exit_with=exit_with), _ctx(tctx))
 
 
 @app.command("exec", context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
@@ -275,7 +280,8 @@ def exec_(
     """Run COMMAND with the profile's API behind a proxy for its lifetime; exit with its status."""
     from .commands import execute as cmd
 
-    return cmd.run(cmd.ExecOptions(command, profile, url_env, token_env, token, min_ttl, verbose), _ctx(tctx))
+    return cmd.run(cmd.ExecOptions(command=command, profile=profile, url_env=url_env, token_env=token_env,
+                                    token=token, min_ttl=min_ttl, verbose=verbose), _ctx(tctx))
 
 
 @app.command(epilog=_examples("authcli refresh", "authcli refresh --profile staging"))
@@ -283,7 +289,7 @@ def refresh(tctx: typer.Context, profile: ProfileOpt = None) -> int:
     """Refresh the session now (one refresh even when many ask at once)."""
     from .commands import refresh as cmd
 
-    return cmd.run(cmd.RefreshOptions(profile), _ctx(tctx))
+    return cmd.run(cmd.RefreshOptions(profile=profile), _ctx(tctx))
 
 
 @app.command(epilog=_examples(
@@ -332,7 +338,7 @@ def profiles_list(tctx: typer.Context, json_: JsonOpt = False) -> Optional[int]:
         return None
     from .commands import profiles as cmd
 
-    return cmd.list_profiles(cmd.ProfilesOptions(json_), _ctx(tctx))
+    return cmd.list_profiles(cmd.ProfilesOptions(json=json_), _ctx(tctx))
 
 
 ProfileName = Annotated[str, typer.Argument(help="Profile name.", autocompletion=_complete_profiles)]
@@ -343,7 +349,7 @@ def profiles_use(tctx: typer.Context, name: ProfileName) -> int:
     """Make NAME the default profile."""
     from .commands import profiles as cmd
 
-    return cmd.use(cmd.ProfileNameOptions(name), _ctx(tctx))
+    return cmd.use(cmd.ProfileNameOptions(name=name), _ctx(tctx))
 
 
 @profiles_app.command("remove", epilog=_examples("authcli profiles remove staging"))
@@ -351,7 +357,7 @@ def profiles_remove(tctx: typer.Context, name: ProfileName) -> int:
     """Delete NAME's configuration and its stored tokens."""
     from .commands import profiles as cmd
 
-    return cmd.remove(cmd.ProfileNameOptions(name), _ctx(tctx))
+    return cmd.remove(cmd.ProfileNameOptions(name=name), _ctx(tctx))
 
 
 @app.command("dev-server", epilog=_examples(
@@ -373,8 +379,9 @@ def dev_server(
     """Serve the reference API on loopback: login, rotating refresh tokens, reuse detection."""
     from .commands import dev_server as cmd
 
-    opts = cmd.DevServerOptions(port, access_ttl, refresh_ttl, clock_skew, refresh_delay, no_expires_in, token_style,
-                                tls_cert, tls_key)
+    opts = cmd.DevServerOptions(port=port, access_ttl=access_ttl, refresh_ttl=refresh_ttl, clock_skew=clock_skew,
+                                refresh_delay=refresh_delay, no_expires_in=no_expires_in, token_style=token_style,
+                                tls_cert=tls_cert, tls_key=tls_key)
     return cmd.run(opts, _ctx(tctx))
 
 
