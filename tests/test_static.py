@@ -7,6 +7,7 @@ Windows, so this is where a POSIX-only name used outside oscalls.py's branches s
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -65,3 +66,14 @@ def test_platform_specific_dependencies_carry_markers() -> None:
         marker = requirement.marker
         installed = {p for p in PLATFORMS if marker is None or marker.evaluate({"sys_platform": p, "extra": "test"})}
         assert installed == PLATFORM_DEPENDENCIES.get(requirement.name.lower(), set(PLATFORMS)), str(requirement)
+
+
+def test_the_engines_unit_tests_type_check_without_ignores() -> None:
+    """session.Session takes what it needs as a Protocol (session.Needs), so the unit tests'
+    fakes are checked against it like the real Context, with no `type: ignore` to hide a drift."""
+    test = ROOT / "tests" / "unit" / "test_session.py"
+    assert "type: ignore" not in test.read_text(encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--explicit-package-bases",
+                           "--cache-dir", str(ROOT / ".mypy_cache" / "engine-tests"), "src/authcli/session.py", str(test)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "MYPYPATH": "src"})
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

@@ -15,7 +15,9 @@ others do not queue for the lock one by one after the refresh is done.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import AuthError, Fenced, LockTimeout, NotLoggedIn, SessionExpired, StorageError, UsageError
 from .rules import refresh_margin
@@ -24,7 +26,8 @@ from .urls import origin_str
 
 if TYPE_CHECKING:
     from .config import Profile
-    from .context import Context
+    from .flows import Flow
+    from .stores.base import Store
 
 REPLAY_PAUSE = 0.5
 SAVE_ATTEMPTS = 4  # over about 1.5 s, or the store's save_patience if longer
@@ -32,12 +35,36 @@ SAVE_PAUSE = 0.25
 PAUSE_ENV = "AUTHCLI_TEST_PAUSE_AT"
 
 
+class Messages(Protocol):
+    def info(self, message: str) -> None: ...
+
+    def warn(self, message: str) -> None: ...
+
+
+class Needs(Protocol):
+    """What the engine needs of a command's context (context.Context; the unit tests' fake)."""
+
+    @property
+    def env(self) -> Mapping[str, str]: ...
+
+    @property
+    def io(self) -> Messages: ...
+
+    def clock(self) -> float: ...
+
+    def store(self, profile: Profile) -> Store: ...
+
+    def flow(self, profile: Profile, api_origin: str) -> Flow: ...
+
+    def lock(self, profile: Profile, ready: Callable[[], bool] | None = None) -> AbstractContextManager[bool]: ...
+
+
 def login_hint(profile: str) -> str:
     return "authcli login" if profile == "default" else f"authcli login --profile {profile}"
 
 
 class Session:
-    def __init__(self, ctx: Context, profile: Profile) -> None:
+    def __init__(self, ctx: Needs, profile: Profile) -> None:
         if not profile.api_url:
             raise UsageError(f"profile '{profile.name}' has no api_url; run {login_hint(profile.name)} --api-url URL")
         self.ctx = ctx
