@@ -194,23 +194,30 @@ def _number(value: object) -> bool:
         and value not in (float("inf"), float("-inf"))
 
 
-def remember(config_dir: str, state_dir: str, config_file: str, summarise: object) -> None:
-    """Write the summary for ``token`` (full path, after a token was printed), unless it is
-    current; ``summarise(text)`` gives {"current", "profiles"} from config.toml's ``text``, and
-    the summary keeps that text, so it can never stand for another config.toml."""
+def remember(config_dir: str, state_dir: str, config_file: str) -> None:
+    """Write the summary for ``token`` (the full path, after it printed a token), unless it is
+    current. It keeps config.toml's very text, so it can never stand for another config.toml;
+    it holds no secret: each profile's API origin, storage, DPoP flag and key source, and the
+    current profile."""
     path = os.path.join(state_dir, SUMMARY)
     text = config_text(config_file)
     existing = _read_json(path, MAX_SUMMARY)
     if text is None or (isinstance(existing, dict) and existing.get("config") == text
                         and existing.get("dirs") == [config_dir, state_dir]):
         return
-    content = summarise(text)  # type: ignore[operator]
     from pathlib import Path
 
+    from .config import Config
+    from .errors import AuthcliError
     from .fsutil import atomic_write
+    from .urls import origin_str
 
-    data = {"dirs": [config_dir, state_dir], "config": text, **content}
     try:
+        config = Config.parse(text.encode("utf-8"), Path(config_file))
+        profiles = {name: {"api_origin": origin_str(profile.api_url), "storage": profile.storage,
+                           "dpop": profile.dpop, "storage_key": profile.storage_key}
+                    for name, profile in config.profiles.items() if PROFILE_NAME.match(name) and profile.api_url}
+        data = {"dirs": [config_dir, state_dir], "config": text, "current": config.current, "profiles": profiles}
         atomic_write(Path(path), json.dumps(data).encode())
-    except OSError:
-        pass  # only a shortcut
+    except (OSError, AuthcliError):
+        pass  # only a shortcut: the token was printed

@@ -2,7 +2,7 @@
 
 The signature against the issuer's published keys (its JWKS), then `iss`, `aud` and `exp`
 (with a small leeway for clocks). The JWKS is fetched like every answer from an auth
-endpoint (http.fetch: one deadline, at most 1 MiB) and read with PyJWT's PyJWKSet, once per
+endpoint (answers.fetch: one deadline, at most 1 MiB) and read with PyJWT's PyJWKSet, once per
 command; nothing is cached on disk. Only asymmetric algorithms are accepted: `none` and the
 HMAC family (keyed with a client secret authcli may not even have) never verify anything.
 """
@@ -71,7 +71,8 @@ def _key(profile: Profile, env: Mapping[str, str], uri: str, kid: Any) -> Any:
     import httpx
     import jwt
 
-    from .http import fetch, json_body, translate
+    from .answers import fetch, json_body
+    from .http import translate
 
     try:
         response = fetch(profile, env, "GET", uri, headers={"Accept": "application/json"})

@@ -19,9 +19,10 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Protocol
 
+from .claims import humanize
 from .errors import AuthError, Fenced, LockTimeout, NotLoggedIn, SessionExpired, StorageError, UsageError
 from .rules import refresh_margin
-from .tokens import TokenRecord, humanize
+from .tokens import TokenRecord
 from .urls import origin_str
 
 if TYPE_CHECKING:

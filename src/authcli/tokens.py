@@ -1,4 +1,5 @@
-"""The token record, expiry arithmetic, and reading JWT claims for display.
+"""The token record, its expiry arithmetic, and making one from a token endpoint's answer.
+(What a token says, for people, is claims.py.)
 
 Expiry is always ``local clock when the request was sent + lifetime``: the server's
 clock is never compared with ours, so a skewed server cannot cause a refresh storm.
@@ -12,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from .claims import account_of, jwt_claims
 
 RECORD_VERSION = 1
 # What may go into "Authorization: Bearer <token>" and a form field without breaking the
@@ -185,37 +188,6 @@ def record_from_response(
     )
 
 
-def jwt_claims(token: str) -> dict[str, Any] | None:
-    """The claims of a JWT, for display and for a missing lifetime only: never verified, never
-    trusted. Decoded by hand (base64url JSON): PyJWT would import cryptography (~90 ms) for a
-    signature this never checks."""
-    if token.count(".") != 2:
-        return None
-    import base64
-    import binascii
-
-    payload = token.split(".")[1]
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (ValueError, binascii.Error):
-        return None
-    return claims if isinstance(claims, dict) else None
-
-
-def account_of(claims: Mapping[str, Any] | None) -> str | None:
-    """Who a set of claims (an ID token's, a JWT access token's, a userinfo answer) names, for a
-    message: email, preferred_username, name, then sub. Printable, never a token."""
-    if not claims:
-        return None
-    for key in ("email", "preferred_username", "name", "sub"):
-        value = claims.get(key)
-        if isinstance(value, str) and value.strip():
-            from .text import printable
-
-            return printable(value.strip()[:200])
-    return None
-
-
 def record_account(record: TokenRecord) -> str | None:
     """The account a session belongs to, as its ID token or JWT access token says (unverified)."""
     return account_of(jwt_claims(record.id_token) if record.id_token else None) or account_of(
@@ -231,26 +203,3 @@ def jwt_lifetime(token: str) -> float | None:
         lifetime = float(exp - iat)
         return lifetime if math.isfinite(lifetime) and lifetime <= MAX_LIFETIME else None
     return None
-
-
-def iso_utc(seconds: float | None) -> str | None:
-    """A Unix time as RFC 3339 UTC ('2026-12-03T14:05:00Z'), for people and for wrappers."""
-    if seconds is None:
-        return None
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def humanize(seconds: float) -> str:
-    """'in 12m', 'expired 3m ago'."""
-    span = abs(int(seconds))
-    if span < 60:
-        text = f"{span}s"
-    elif span < 3600:
-        text = f"{span // 60}m"
-    elif span < 86400:
-        text = f"{span // 3600}h{(span % 3600) // 60:02d}m"
-    else:
-        text = f"{span // 86400}d"
-    return f"in {text}" if seconds >= 0 else f"expired {text} ago"

@@ -5,15 +5,9 @@ from typing import Any
 import jwt
 import pytest
 
+from authcli.claims import humanize, jwt_claims
 from authcli.rules import refresh_margin
-from authcli.tokens import (
-    MalformedRecord,
-    MalformedResponse,
-    TokenRecord,
-    humanize,
-    jwt_claims,
-    record_from_response,
-)
+from authcli.tokens import MalformedRecord, MalformedResponse, TokenRecord, record_from_response
 
 ORIGIN = "https://api.example.com:443"
 

@@ -32,12 +32,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import IO
 
+from ..claims import jwt_claims
 from ..config import Profile, effective
 from ..context import Context
 from ..errors import UsageError
 from ..session import Session
 from ..text import has_control
-from ..tokens import TokenRecord, jwt_claims
+from ..tokens import TokenRecord
 from ..urls import origin_str
 
 ACTIONS = ("get", "store", "erase")

@@ -330,7 +330,7 @@ def run(opts: LoginOptions, ctx: Context) -> int:
 def _signed_in_as(ctx: Context, session: Session, record: TokenRecord, typed: str | None) -> str:
     """Who the server says signed in: the ID token's (or a JWT access token's) claims, else the
     provider's userinfo answer; what was typed, or the client, only when the server names nobody."""
-    from ..tokens import account_of
+    from ..claims import account_of
 
     who = record_account(record)
     profile = session.profile

@@ -6,12 +6,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..claims import jwt_claims
 from ..config import check_api_url_setting, check_profile_name, effective
 from ..context import Context
 from ..errors import AuthcliError
 from ..session import Session
 from ..text import printable
-from ..tokens import jwt_claims
 from .logout import end_session
 
 

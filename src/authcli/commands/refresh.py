@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..claims import humanize
 from ..context import Context
 from ..session import Session
-from ..tokens import humanize
 
 
 @dataclass

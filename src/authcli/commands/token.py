@@ -8,11 +8,12 @@ import json
 import math
 from dataclasses import dataclass
 
+from ..claims import iso_utc
 from ..context import Context
 from ..errors import UsageError
-from ..hot import STORES
+from ..hot import STORES, remember
 from ..session import Session
-from ..tokens import TokenRecord, iso_utc
+from ..tokens import TokenRecord
 
 FORMATS = ("token", "json", "exec-credential", "curl-config")
 EXEC_CREDENTIAL_API = "client.authentication.k8s.io/v1"
@@ -61,31 +62,6 @@ def run(opts: TokenOptions, ctx: Context) -> int:
     record = Session(ctx, profile).valid_record(min_ttl=opts.min_ttl)
     ctx.io.write_out(render(record, opts.format))
     if opts.format == "token" and profile.storage in STORES:
-        _remember(ctx)
+        # What the token shortcut (hot.py) answers the next plain `authcli token` from.
+        remember(str(ctx.paths.config_dir), str(ctx.paths.state_dir), str(ctx.paths.config_file))
     return 0
-
-
-def _remember(ctx: Context) -> None:
-    """The summary hot.py answers the next plain `authcli token` from."""
-    from ..config import Config, check_profile_name
-    from ..errors import AuthcliError
-    from ..hot import remember
-    from ..urls import origin_str
-
-    def summarise(text: str) -> dict[str, object]:
-        config = Config.parse(text.encode("utf-8"), ctx.paths.config_file)
-        profiles = {}
-        for name, profile in config.profiles.items():
-            try:
-                check_profile_name(name)
-            except UsageError:
-                continue
-            if profile.api_url:
-                profiles[name] = {"api_origin": origin_str(profile.api_url), "storage": profile.storage,
-                                  "dpop": profile.dpop, "storage_key": profile.storage_key}
-        return {"current": config.current, "profiles": profiles}
-
-    try:
-        remember(str(ctx.paths.config_dir), str(ctx.paths.state_dir), str(ctx.paths.config_file), summarise)
-    except AuthcliError:
-        pass  # only a shortcut: the token was printed

@@ -10,12 +10,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..claims import humanize, iso_utc, jwt_claims
 from ..config import Profile
 from ..context import Context
 from ..errors import AuthcliError, AuthError, NetworkError, NotLoggedIn, UsageError
 from ..session import Session, login_hint
 from ..text import printable
-from ..tokens import humanize, iso_utc, jwt_claims
 from ..urls import join, origin_str
 
 
@@ -97,8 +97,9 @@ def verify(ctx: Context, session: Session) -> Any:
     """Ask who the session belongs to, refreshing first if needed."""
     import httpx
 
+    from ..answers import fetch, json_body
     from ..auth import SessionAuth
-    from ..http import fetch, json_body, translate
+    from ..http import translate
 
     url, who, origin = verify_target(session.profile)
     auth = SessionAuth(session, origin=origin)

@@ -9,9 +9,10 @@ from contextlib import contextmanager
 
 import httpx
 
+from ..answers import AnswerTooLarge, describe_body, json_body, server_message
 from ..config import Profile
 from ..errors import AuthcliError, LoginFailed, NetworkError
-from ..http import AnswerTooLarge, describe_body, host_port, json_body, server_message, translate
+from ..http import host_port, translate
 from ..tokens import MalformedResponse, TokenRecord, record_from_response
 from . import RefreshMalformed, RefreshRefused, RefreshRejected, RefreshTransient
 

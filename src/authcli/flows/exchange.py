@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from ..answers import json_body
 from ..errors import LoginFailed, UsageError
-from ..http import host_port, json_body
+from ..http import host_port
 from ..tokens import TokenRecord
 from . import RefreshRefused
 from .common import login_result, refresh_exchange, refresh_result, refusal

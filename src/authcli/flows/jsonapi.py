@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 
+from ..answers import fetch
 from ..config import Profile
 from ..errors import NetworkError
-from ..http import fetch, host_port, translate
+from ..http import host_port, translate
 from ..tokens import TokenRecord
 from ..urls import join
 from .common import HttpFlow, login_result, refresh_exchange, refresh_result, silent

@@ -17,9 +17,10 @@ from typing import Any
 
 import httpx
 
+from ..answers import describe_body, fetch, json_body
 from ..config import Profile
 from ..errors import LoginFailed, NetworkError, UsageError
-from ..http import describe_body, fetch, host_port, json_body, translate
+from ..http import host_port, translate
 from ..io import IOStreams
 from ..tokens import TokenRecord
 from ..urls import check_api_url
