@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from .. import sideproxy
 from ..context import Context
 from ..errors import UsageError
+from ..pid1 import stay_as_init
 from ..session import Session
 from ..storagekey import child_environment
 
@@ -54,6 +55,7 @@ def check(opts: ExecOptions) -> None:
 
 def run(opts: ExecOptions, ctx: Context) -> int:
     check(opts)
+    stay_as_init()  # as a container's PID 1 only: the program runs in a child (pid1.py)
     if opts.token:
         return _exec_with_token(opts, ctx)
     beside = sideproxy.start(ctx, opts.profile, opts.verbose)
