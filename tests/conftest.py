@@ -24,6 +24,9 @@ from typing import Any
 
 import pytest
 
+# Helpers shared by test modules (tests/helpers.py) explain a failed assert as a test does.
+pytest.register_assert_rewrite("tests.helpers")
+
 AUTHCLI = str(Path(sys.executable).parent / "authcli")
 IN_SECRET_SERVICE = os.environ.get("AUTHCLI_TEST_SECRET_SERVICE") == "1"
 REQUIRE_KEYRING = os.environ.get("AUTHCLI_REQUIRE_KEYRING") == "1"
@@ -230,6 +233,50 @@ def start_resource_api(introspection_endpoint: str, client_id: str, client_secre
 @pytest.fixture
 def server(start_server: Any) -> DevServer:
     return start_server()  # type: ignore[no-any-return]
+
+
+# -- https (tests/integration/test_tls.py, test_helpers.py) --------------------------------
+
+# A name only the test proxy knows (it connects to 127.0.0.1): an API that is not loopback as
+# far as authcli can tell, so the proxy settings apply to it.
+REMOTE = "api.example.test"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed CA certificate for 127.0.0.1 and REMOTE, and its key (PEM files)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "authcli test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                    x509.DNSName(REMOTE)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory = tmp_path_factory.mktemp("tls")
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_server(start_server: Callable[..., DevServer], certificate: tuple[Path, Path]) -> DevServer:
+    cert, key = certificate
+    return start_server("--tls-cert", str(cert), "--tls-key", str(key))
 
 
 def post_form(url: str, **form: str) -> tuple[int, dict[str, Any]]:

@@ -233,7 +233,7 @@ def test_ctrl_c_is_one_line_and_exit_130_in_every_command(cli: Cli, server: DevS
     import subprocess
     import time
 
-    from tests.integration.test_refresh import expired_session
+    from tests.helpers import expired_session
 
     expired_session(cli, server)
     lock = _blocked_lock(cli) if needs_lock else None
@@ -268,7 +268,7 @@ def test_profiles_lists_every_profile_even_when_one_is_broken(cli: Cli, server: 
 
 def test_server_text_reaches_the_terminal_neutralised(cli: Cli, server: DevServer) -> None:
     """An error message with escape sequences is shown, not obeyed."""
-    from tests.integration.test_refresh import expired_session
+    from tests.helpers import expired_session
 
     expired_session(cli, server)
     server.fault(mode="status", status=400, times=1,

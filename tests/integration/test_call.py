@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AUTHCLI, Cli, DevServer, one_error_line
-from tests.integration.test_refresh import expired_session, parallel, wait_for
+from tests.helpers import expired_session, parallel, wait_for
 from tests.platforms import POSIX_MODES, posix_only
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli, DevServer
-from tests.integration.test_refresh import expired_session
+from tests.helpers import expired_session
 
 HELPER = str(Path(sys.executable).parent / "docker-credential-authcli")
 

@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cli, one_error_line
-from tests.integration.test_oauth_oidc_provider import (
+from tests.helpers import (
     USER_SCOPES,
     Provider,
     approve_device,
     login_args,
+    parallel,
     prompt_url,
     running_provider,
 )
-from tests.integration.test_refresh import parallel
 
 TOKENS = Path("state") / "tokens" / "default.json"
 
@@ -103,7 +103,7 @@ def test_a_bare_token_is_refused_and_json_says_dpop(cli: Cli, op: Provider) -> N
     assert data["token_type"] == "DPoP" and data["access_token"] == stored(cli)["access_token"]
     assert cli.run("exec", "--token", "--", "true").code == 2
     # Through the proxy a program needs no key: the proxy signs a proof for each request.
-    from tests.integration.test_fleet import PROXIED
+    from tests.helpers import PROXIED
 
     through = cli.run("exec", "--", sys.executable, "-c", PROXIED.replace("/users/me", "/me"))
     assert through.code == 0 and '"sub": "alice"' in through.out, through
@@ -156,7 +156,7 @@ def test_fifty_concurrent_calls_after_expiry_refresh_once(cli: Cli, op: Provider
 
 
 def test_the_browser_and_client_credentials_flows_bind_too(cli: Cli, op: Provider) -> None:
-    from tests.integration.test_oauth_oidc_provider import start_browser_login
+    from tests.helpers import start_browser_login
     from tests.servers.browser import Browser
 
     op.ttl(access=2)
@@ -213,11 +213,11 @@ def test_a_provider_without_dpop_is_refused(cli: Cli, tmp_path: Path) -> None:
     import threading
     from http.server import ThreadingHTTPServer
 
-    from tests.integration.test_oauth_oidc_provider import DOCUMENTS, _Documents
+    from tests.helpers import DOCUMENTS, Documents
 
     DOCUMENTS["no-dpop"] = {"issuer": "x", "token_endpoint": "http://127.0.0.1:9/token",
                             "device_authorization_endpoint": "http://127.0.0.1:9/device"}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Documents)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Documents)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         issuer = f"http://127.0.0.1:{server.server_address[1]}/no-dpop"

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AUTHCLI, DEMO_EMAIL, DEMO_PASSWORD, Cli, DevServer, one_error_line
-from tests.integration.test_refresh import assert_one_refresh, parallel
+from tests.helpers import assert_one_refresh, parallel
 
 KEY = base64.b64encode(os.urandom(32)).decode()
 PASSPHRASE = "correct horse battery"

@@ -16,20 +16,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli, DevServer, Redis, Result, base_env, one_error_line
-from tests.integration.test_refresh import slow, wait_for
+from tests.helpers import PROXIED, slow, wait_for
 
 
 @pytest.fixture
 def redis(start_redis: Callable[..., Redis]) -> Redis:
     return start_redis()
-
-
-PROXIED = (
-    "import os, urllib.request as u\n"
-    "req = u.Request(os.environ['AUTHCLI_API_URL'] + '/users/me', "
-    "headers={'Authorization': 'Bearer ' + os.environ['AUTHCLI_API_TOKEN']})\n"
-    "print(u.urlopen(req).read().decode())\n"
-)
 
 
 def machines(tmp_path: Path, redis: Redis, n: int) -> list[Cli]:

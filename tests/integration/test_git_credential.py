@@ -15,7 +15,7 @@ import pytest
 import tomli_w
 
 from tests.conftest import AUTHCLI, DEMO_EMAIL, Cli, DevServer, one_error_line
-from tests.integration.test_refresh import expired_session
+from tests.helpers import expired_session
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRE_T0303 = os.environ.get("AUTHCLI_REQUIRE_GIT_T0303") == "1"

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AUTHCLI, Cli, DevServer
-from tests.integration.test_refresh import expired_session
-from tests.integration.test_tls import certificate, tls_server  # noqa: F401 - fixtures
+from tests.helpers import expired_session
 
 
 def test_token_as_json(cli: Cli, server: DevServer) -> None:
@@ -112,14 +111,14 @@ def test_store_and_erase_change_nothing(cli: Cli, server: DevServer, action: str
 
 def test_the_helper_is_on_the_fast_path(cli: Cli, server: DevServer) -> None:
     """git runs the helper for every fetch and push: no Typer on that path."""
-    from tests.integration.test_startup import loaded
+    from tests.helpers import loaded
 
     assert cli.login(server.url, "--storage", "file").code == 0
     assert "typer" not in loaded(cli, "git-credential", "erase")
 
 
-def test_kubectl_uses_the_exec_credential(cli: Cli, tls_server: DevServer,  # noqa: F811 - the fixtures
-                                          certificate: tuple[Path, Path], tmp_path: Path) -> None:  # noqa: F811
+def test_kubectl_uses_the_exec_credential(cli: Cli, tls_server: DevServer, certificate: tuple[Path, Path],
+                                          tmp_path: Path) -> None:
     """A real kubectl runs authcli as its exec plugin and sends the token to the API it names
     (the dev server, over https as client-go requires for exec credentials, stands in for a
     cluster: `kubectl get --raw` fetches any path)."""

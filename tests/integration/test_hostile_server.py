@@ -94,7 +94,7 @@ def test_a_dripping_refresh_cannot_hold_the_proxy(cli: Cli, hostile: HostileServ
     """The proxy's refreshes run on its main thread, under the same deadline as any command's:
     its worker threads could not use the SIGALRM deadline, and the drip never trips a read
     timeout. The client's own 30 s timeout fails the test if the proxy waits for the drip."""
-    from tests.integration.test_proxy import start_proxy
+    from tests.helpers import start_proxy
 
     hostile.mode(login="brief")  # 4 s, so the proxy starts on this token and must refresh later
     assert login(cli, hostile).returncode == 0

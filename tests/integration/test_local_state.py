@@ -16,18 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AUTHCLI, STORAGES, Cli, DevServer, base_env, one_error_line
-from tests.integration.test_refresh import expired_session, wait_for
-
-IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-REQUIRE_ROOT = os.environ.get("AUTHCLI_REQUIRE_ROOT") == "1"
-
-
-def needs_root(what: str) -> None:
-    if not IS_ROOT:
-        if REQUIRE_ROOT:
-            pytest.fail(f"AUTHCLI_REQUIRE_ROOT=1 but not root: cannot {what}")
-        pytest.skip(f"needs root to {what} (CI runs as root)")
-
+from tests.helpers import REQUIRE_ROOT, expired_session, needs_root, wait_for
 
 # -- section 1: local state under concurrency ---------------------------------------------
 

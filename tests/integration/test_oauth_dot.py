@@ -26,7 +26,7 @@ from tests.conftest import (
     start_resource_api,
     stop_process,
 )
-from tests.integration.test_refresh import parallel
+from tests.helpers import parallel
 
 pytest.importorskip("oauth2_provider", reason="django-oauth-toolkit is a test dependency: pip install -e .[test]")
 

@@ -11,8 +11,6 @@ only when the provider's introspection endpoint says it is active.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import threading
 import time
@@ -20,70 +18,24 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import (
-    SERVERS,
-    Cli,
-    Result,
-    one_error_line,
-    post_form,
-    start_json_server,
-    start_resource_api,
-    stop_process,
+from tests.conftest import Cli, Result, one_error_line
+from tests.helpers import (
+    USER_SCOPES,
+    Documents,
+    Provider,
+    approve_device,
+    login_args,
+    parallel,
+    prompt_url,
+    running_provider,
+    start_browser_login,
 )
-from tests.integration.test_refresh import parallel
 from tests.servers.browser import Browser
-
-OIDC = SERVERS / "oidc"
-REQUIRE = os.environ.get("AUTHCLI_REQUIRE_OIDC") == "1"
-
-
-@dataclass
-class Provider:
-    url: str
-    clients: dict[str, dict[str, Any]]
-    api: str  # the protected API's base URL
-
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=30) as response:
-            return json.load(response)
-
-    def stats(self) -> dict[str, int]:
-        return self.get("/_stats")  # type: ignore[no-any-return]
-
-    def ttl(self, **seconds: int) -> None:
-        self.get("/_admin/ttl?" + urllib.parse.urlencode(seconds))
-
-    def token_request(self, **form: str) -> tuple[int, dict[str, Any]]:
-        return post_form(self.url + "/token", **form)
-
-
-@contextmanager
-def running_provider(tmp_path: Path, *flags: str) -> Iterator[Provider]:
-    """oidc-provider and the introspecting resource API, each given ``flags``
-    (--require-dpop-nonce)."""
-    node = shutil.which("node")
-    if node is None or not (OIDC / "node_modules" / "oidc-provider").is_dir():
-        reason = "needs Node.js and `npm ci` in tests/servers/oidc (python3 dev.py test does it when npm exists)"
-        if REQUIRE:
-            pytest.fail(f"AUTHCLI_REQUIRE_OIDC=1 but this {reason}")
-        pytest.skip(reason)
-    provider, info = start_json_server([node, str(OIDC / "server.mjs"), *flags], OIDC)
-    api_client = info["clients"]["api"]
-    api, api_url = start_resource_api(info["url"] + "/token/introspection", api_client["client_id"],
-                                      api_client["client_secret"], tmp_path, *flags)
-    try:
-        yield Provider(info["url"], info["clients"], api_url)
-    finally:
-        stop_process(api)
-        stop_process(provider)
 
 
 @pytest.fixture
@@ -92,38 +44,12 @@ def op(tmp_path: Path) -> Iterator[Provider]:
         yield provider
 
 
-USER_SCOPES = "openid offline_access email profile"
-
-
-def login_args(op: Provider, client: str, flow: str, *extra: str) -> list[str]:
-    return ["login", "--issuer", op.url, "--client-id", op.clients[client]["client_id"], "--flow", flow,
-            "--api-url", op.api, "--storage", "file", *extra]
-
-
-def prompt_url(proc: subprocess.Popen[str], marker: str) -> str:
-    """The URL authcli shows on stderr after ``marker``."""
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    assert marker in line, line
-    return line.split(marker, 1)[1].split()[0]
-
-
 # -- the device flow (RFC 8628) ---------------------------------------------------------------
 
 def start_device_login(cli: Cli, op: Provider) -> tuple[subprocess.Popen[str], str]:
     proc = cli.popen(*login_args(op, "device", "device", "--scope", USER_SCOPES))
     prompt_url(proc, "To sign in, open ")
     return proc, prompt_url(proc, "(or open ").rstrip(")")
-
-
-def approve_device(url: str, user: str = "alice") -> None:
-    browser = Browser()
-    browser.open(url)
-    browser.submit()  # the page that posts the code on load
-    browser.submit()  # "Continue": the code is right
-    browser.submit(login=user, password="any")  # devInteractions accept any password
-    page = browser.submit()  # consent
-    assert "Sign-in Success" in page, page[-500:]
 
 
 def device_login(cli: Cli, op: Provider) -> str:
@@ -240,11 +166,6 @@ def test_without_a_display_the_default_flow_is_device(cli: Cli, op: Provider) ->
 
 # -- authorization code with PKCE and a loopback redirect (RFC 7636, RFC 8252) ------------------
 
-def start_browser_login(cli: Cli, op: Provider, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    proc = cli.popen(*login_args(op, "browser", "browser", "--scope", USER_SCOPES, "--no-browser", *extra))
-    return proc, prompt_url(proc, "Open this URL to sign in: ")
-
-
 def browser_login(cli: Cli, op: Provider) -> None:
     proc, url = start_browser_login(cli, op)
     browser = Browser()
@@ -357,32 +278,9 @@ def test_logout_revokes_the_refresh_token(cli: Cli, op: Provider) -> None:
 
 # -- bad issuers --------------------------------------------------------------------------------
 
-class _Documents(BaseHTTPRequestHandler):
-    """Serves /<name>/.well-known/openid-configuration from DOCUMENTS."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        name = self.path.split("/")[1]
-        doc = DOCUMENTS.get(name)
-        body = json.dumps(doc).encode()
-        self.send_response(200 if doc is not None and self.path.endswith("/openid-configuration") else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-DOCUMENTS: dict[str, Any] = {
-    "no-token-endpoint": {"issuer": "x", "authorization_endpoint": "http://127.0.0.1:9/auth"},
-    "token-endpoint-only": {"issuer": "x", "token_endpoint": "http://127.0.0.1:9/token"},
-}
-
-
 @pytest.fixture(scope="module")
 def documents() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Documents)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Documents)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()

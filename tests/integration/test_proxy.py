@@ -13,40 +13,14 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import Cli, DevServer, Result, stop_process
+from tests.conftest import Cli, DevServer, stop_process
+from tests.helpers import Proxy, start_proxy
 from tests.platforms import posix_only
-
-
-@dataclass
-class Proxy:
-    url: str
-    secret: str
-    proc: subprocess.Popen[str]
-
-    def get(self, path: str, **kwargs: object) -> httpx.Response:
-        return httpx.get(self.url + path, headers={"Authorization": f"Bearer {self.secret}"}, **kwargs)  # type: ignore[arg-type]
-
-    def stop(self, signum: int = signal.SIGTERM) -> Result:
-        self.proc.send_signal(signum)
-        out, err = self.proc.communicate(timeout=30)
-        return Result(self.proc.returncode, out, err)
-
-
-def start_proxy(cli: Cli, *args: str, **env: str) -> Proxy:
-    proc = cli.popen("proxy", *args, **env)
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    if not url:
-        out, err = proc.communicate(timeout=30)
-        raise AssertionError(f"proxy did not start: {err}")
-    secret = "" if "--secret-file" in args else proc.stdout.readline().strip()
-    return Proxy(url, secret, proc)
 
 
 @pytest.fixture

@@ -21,9 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.conftest import Cli, DevServer, one_error_line, stop_process
-from tests.integration.test_local_state import needs_root
-from tests.integration.test_proxy import Proxy, start_proxy
-from tests.integration.test_refresh import wait_for
+from tests.helpers import Proxy, needs_root, start_proxy, wait_for
 
 NOBODY = 65534
 

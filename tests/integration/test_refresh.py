@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -11,49 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import STORAGES, Cli, DevServer, Result, one_error_line
+from tests.helpers import assert_one_refresh, expired_session, parallel, slow, wait_for
 from tests.platforms import posix_only
-
-RUN_SLOW = os.environ.get("AUTHCLI_RUN_SLOW") == "1"
-slow = pytest.mark.skipif(not RUN_SLOW, reason="slow: set AUTHCLI_RUN_SLOW=1 (CI does)")
-
-
-def wait_for(condition: Callable[[], bool], what: str, limit: float = 30) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
-
-
-def expired_session(cli: Cli, server: DevServer, storage: str = "file") -> None:
-    """Log in with a one-second access token, then let it expire; later tokens live 300 s."""
-    server.configure(access_ttl=1)
-    assert cli.login(server.url, "--storage", storage).code == 0
-    server.configure(access_ttl=300)
-    time.sleep(1.2)
-
-
-def parallel(cli: Cli, n: int, *args: str, **env: str) -> list[Result]:
-    procs = [cli.popen(*args, **env) for _ in range(n)]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=600)
-        results.append(Result(proc.returncode, out, err))
-    return results
-
-
-def assert_one_refresh(cli: Cli, server: DevServer, results: list[Result]) -> None:
-    failures = [r for r in results if r.code != 0]
-    assert not failures, failures[:3]
-    tokens = {r.out for r in results}
-    assert len(tokens) == 1, f"{len(tokens)} different tokens"
-    stats = server.stats()
-    assert stats["refreshes"] == 1, stats
-    assert stats["reuse_detections"] == 0, stats
-    # The token they all printed is the stored one, and the API accepts it.
-    assert cli.run("token").out in tokens
-    assert cli.run("whoami", "--verify").code == 0
-
 
 # -- exactly one refresh across processes -------------------------------------------------
 

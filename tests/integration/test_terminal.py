@@ -120,7 +120,7 @@ def test_no_keyring_is_reported_before_asking_for_the_password(cli: Cli, server:
 def test_waiting_for_the_lock_is_announced_on_a_terminal(cli: Cli, server: DevServer) -> None:
     from filelock import FileLock
 
-    from tests.integration.test_refresh import expired_session
+    from tests.helpers import expired_session
 
     expired_session(cli, server)
     with FileLock(str(cli.home / "state" / "locks" / "default.lock")):

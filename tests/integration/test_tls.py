@@ -3,52 +3,13 @@ and the CA can come from --cacert, the profile's ca_bundle, REQUESTS_CA_BUNDLE o
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_EMAIL, Cli, DevServer, one_error_line
-
-# A name only the test proxy knows (it connects to 127.0.0.1): an API that is not loopback as
-# far as authcli can tell, so the proxy settings apply to it.
-REMOTE = "api.example.test"
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "authcli test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                    x509.DNSName(REMOTE)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    directory = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
-@pytest.fixture
-def tls_server(start_server: Callable[..., DevServer], certificate: tuple[Path, Path]) -> DevServer:
-    cert, key = certificate
-    return start_server("--tls-cert", str(cert), "--tls-key", str(key))
+from tests.conftest import DEMO_EMAIL, REMOTE, Cli, DevServer, one_error_line
 
 
 def login(cli: Cli, server: DevServer, **env: str):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from authcli.hotenc import record
 from authcli.storagekey import Key, KeySpec, cache_name, new_key_text, wrap
 from authcli.stores.encrypted import EncryptedStore
 from authcli.tokens import TokenRecord
-from tests.unit.test_store_contract import ORIGIN, RECORD, encrypted_store
+from tests.helpers import ORIGIN, RECORD, encrypted_store
 
 
 def summary(source: str = "env", origin: str = ORIGIN) -> dict[str, object]:
