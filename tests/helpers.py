@@ -39,12 +39,12 @@ RUN_SLOW = os.environ.get("AUTHCLI_RUN_SLOW") == "1"
 slow = pytest.mark.skipif(not RUN_SLOW, reason="slow: set AUTHCLI_RUN_SLOW=1 (CI does)")
 
 
-def wait_for(condition: Callable[[], bool], what: str, limit: float = 30) -> None:
+def wait_for(condition: Callable[[], bool], what: str, limit: float = 30, poll: float = 0.05) -> None:
     deadline = time.monotonic() + limit
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(poll)
 
 
 def expired_session(cli: Cli, server: DevServer, storage: str = "file") -> None:
@@ -125,6 +125,65 @@ PROXIED = (
     "headers={'Authorization': 'Bearer ' + os.environ['AUTHCLI_API_TOKEN']})\n"
     "print(u.urlopen(req).read().decode())\n"
 )
+
+
+# -- signals for `authcli exec`'s program (test_exec_signals.py, test_exec_pid1.py) ------------
+
+# PROGRAM counts each signal of ISSUE_18 it receives in a file; the real-time signal END ends it
+# with status EXIT (the kernel delivers standard signals first, so a second copy would be counted).
+END = getattr(signal, "SIGRTMIN", 34) + 2
+EXIT = 23
+ISSUE_18 = ["HUP", "INT", "QUIT", "USR1", "USR2", "TERM", "WINCH", "ALRM", "CONT", "TSTP"]
+
+# argv: counts file, then "stop" to stop on SIGTSTP (after counting it) as a shell's job would.
+# With "read", it first reads a line from the terminal and records it.
+PROGRAM = f"""
+import json, os, signal, sys, time
+path, mode = sys.argv[1], sys.argv[2]
+counts = {{}}
+saves = iter(range(1 << 30))
+def save():  # a handler may run inside another's save: each writes its own file
+    tmp = f"{{path}}.{{next(saves)}}"
+    with open(tmp, "w") as f:
+        json.dump(counts, f)
+    os.replace(tmp, path)
+def count(signum, frame):
+    name = signal.Signals(signum).name.removeprefix("SIG") if signum != {END} else "END"
+    counts[name] = counts.get(name, 0) + 1
+    save()
+    if signum == signal.SIGTSTP and mode == "stop":
+        os.kill(os.getpid(), signal.SIGSTOP)
+for name in {ISSUE_18!r}:
+    signal.signal(getattr(signal, "SIG" + name), count)
+signal.signal({END}, count)
+counts["pid"] = os.getpid()
+save()
+if mode == "read":
+    counts["line"] = sys.stdin.readline().strip()
+    save()
+while "END" not in counts:
+    time.sleep(0.01)
+sys.exit({EXIT})
+"""
+
+
+class Counts:
+    """What PROGRAM has counted so far, in its counts file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> dict[str, int]:
+        try:
+            return dict(json.loads(self.path.read_text()))
+        except FileNotFoundError:
+            return {}
+
+    def wait(self, name: str) -> None:
+        wait_for(lambda: name in self.read(), f"the program to receive {name}", limit=60, poll=0.01)
+
+    def received(self) -> dict[str, int]:
+        return {name: n for name, n in self.read().items() if name not in ("pid", "line", "END")}
 
 
 # -- what a command imports ------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """`authcli exec` as a container's PID 1: a minimal init in front of the program (pid1.py).
 
 A PID namespace (`unshare --pid`, root) makes authcli PID 1 as `docker run` would. The program
-counts the signals it receives (test_exec_signals.PROGRAM); the test sends each to PID 1 from
+counts the signals it receives (tests/helpers.py's PROGRAM); the test sends each to PID 1 from
 outside, as `docker stop` and `docker kill -s` do."""
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AUTHCLI, Cli, DevServer
-from tests.integration.test_exec_signals import END, EXIT, ISSUE_18, PROGRAM, Counts
-from tests.integration.test_local_state import needs_root
+from tests.helpers import END, EXIT, ISSUE_18, PROGRAM, Counts, needs_root
 
 SENT = [name for name in ISSUE_18 if name != "TSTP"]  # no terminal in a container's PID 1
 

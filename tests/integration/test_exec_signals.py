@@ -12,7 +12,6 @@ signals are not its own.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import pty
 import signal
@@ -29,43 +28,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AUTHCLI, Cli, DevServer
+from tests.helpers import END, EXIT, ISSUE_18, PROGRAM, Counts
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGRTMIN"), reason="the end marker is a real-time signal")
-
-END = getattr(signal, "SIGRTMIN", 34) + 2
-EXIT = 23
-ISSUE_18 = ["HUP", "INT", "QUIT", "USR1", "USR2", "TERM", "WINCH", "ALRM", "CONT", "TSTP"]
-
-# argv: counts file, then "stop" to stop on SIGTSTP (after counting it) as a shell's job would.
-# With "read", it first reads a line from the terminal and records it.
-PROGRAM = f"""
-import json, os, signal, sys, time
-path, mode = sys.argv[1], sys.argv[2]
-counts = {{}}
-saves = iter(range(1 << 30))
-def save():  # a handler may run inside another's save: each writes its own file
-    tmp = f"{{path}}.{{next(saves)}}"
-    with open(tmp, "w") as f:
-        json.dump(counts, f)
-    os.replace(tmp, path)
-def count(signum, frame):
-    name = signal.Signals(signum).name.removeprefix("SIG") if signum != {END} else "END"
-    counts[name] = counts.get(name, 0) + 1
-    save()
-    if signum == signal.SIGTSTP and mode == "stop":
-        os.kill(os.getpid(), signal.SIGSTOP)
-for name in {ISSUE_18!r}:
-    signal.signal(getattr(signal, "SIG" + name), count)
-signal.signal({END}, count)
-counts["pid"] = os.getpid()
-save()
-if mode == "read":
-    counts["line"] = sys.stdin.readline().strip()
-    save()
-while "END" not in counts:
-    time.sleep(0.01)
-sys.exit({EXIT})
-"""
 
 
 @pytest.fixture
@@ -80,23 +45,6 @@ def wait_for(ready: Callable[[], bool], what: str, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
-
-
-class Counts:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def read(self) -> dict[str, int]:
-        try:
-            return dict(json.loads(self.path.read_text()))
-        except FileNotFoundError:
-            return {}
-
-    def wait(self, name: str) -> None:
-        wait_for(lambda: name in self.read(), f"the program to receive {name}")
-
-    def received(self) -> dict[str, int]:
-        return {name: n for name, n in self.read().items() if name not in ("pid", "line", "END")}
 
 
 @contextmanager
