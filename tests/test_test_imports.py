@@ -12,7 +12,6 @@ CROSS_IMPORT = re.compile(r"^\s*from tests\.(unit|integration)\.test_\w+ import"
 PENDING = {
     "integration/test_exchange_idpyoidc.py",
     "integration/test_oidc_provider_jwt.py",
-    "integration/test_startup.py",
     "integration/test_token_exchange.py",
 }
 

@@ -12,24 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import STORAGES, Cli, DevServer, base_env
-from tests.integration.test_refresh import expired_session
+from tests.helpers import expired_session, loaded
 from tests.platforms import posix_only
-
-HEAVY = ("httpx", "rich", "jwt", "filelock", "typer", "keyring", "platformdirs", "cryptography", "secretstorage")
-PROBE = (
-    "import sys\n"
-    "from authcli.main import main\n"
-    "rc = main(sys.argv[1:])\n"
-    f"sys.stderr.write('MODULES:' + ','.join(m for m in {HEAVY!r} if m in sys.modules) + '\\n')\n"
-    "raise SystemExit(rc)\n"
-)
-
-
-def loaded(cli: Cli, *args: str) -> list[str]:
-    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=cli.env)
-    assert proc.returncode == 0, proc.stderr
-    line = [ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES:")][0]
-    return [m for m in line[len("MODULES:"):].split(",") if m]
 
 
 @pytest.mark.parametrize("storage", STORAGES)
@@ -213,7 +197,7 @@ def test_an_expiring_token_is_left_to_the_engine(cli: Cli, server: DevServer) ->
 def coarse_fs(tmp_path: Path) -> Iterator[Path]:
     """A loop-mounted ext4 with 128-byte inodes: 1-second timestamps, and inode numbers that a
     rename-based rewrite hands out again (what ext3, HFS+ and many NFS exports do too)."""
-    from tests.integration.test_local_state import REQUIRE_ROOT, needs_root
+    from tests.helpers import REQUIRE_ROOT, needs_root
 
     needs_root("loop-mount an ext4 file system")
     image, mount = tmp_path / "coarse.img", tmp_path / "coarse"

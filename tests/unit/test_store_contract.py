@@ -13,7 +13,7 @@ import pytest
 
 from authcli.config import Paths
 from authcli.errors import CorruptRecord, KeyringUnavailable, StorageError, UsageError
-from authcli.storagekey import Key, KeySpec, new_key_text, wrap
+from authcli.storagekey import KeySpec, new_key_text
 from authcli.stores.base import Store
 from authcli.stores.encrypted import EncryptedStore, associated_data
 from authcli.stores.file import FileStore
@@ -22,29 +22,15 @@ from authcli.stores.redis import RedisStore
 from authcli.stores.secretservice import SecretServiceStore
 from authcli.stores.secretservice_wire import read
 from authcli.tokens import TokenRecord
+from tests.helpers import KEY_TEXT, ORIGIN, RECORD, encrypted_store
 from tests.platforms import POSIX_MODES
 
-RECORD = TokenRecord("access-1", "refresh-1", 2000.0, 1000.0, "https://api.example.com:443")
 ROTATED = TokenRecord("access-2", "refresh-2", 3000.0, 2000.0, "https://api.example.com:443")
 
 
 def file_store(root: Path) -> FileStore:
     """A file store under ``root`` as AUTHCLI_CONFIG_DIR lays it out: root/state/tokens."""
     return FileStore(Paths(config_dir=root, state_dir=root / "state", scope=str(root)))
-
-
-ORIGIN = "https://api.example.com:443"
-KEY_TEXT = new_key_text().decode()
-
-
-def encrypted_store(root: Path, source: str = "env", key_text: str = KEY_TEXT) -> EncryptedStore:
-    """An encrypted store under ``root``; a passphrase store as login leaves it (key in hand)."""
-    paths = Paths(config_dir=root, state_dir=root / "state", scope=str(root))
-    store = EncryptedStore(paths, KeySpec(source), ORIGIN, {"AUTHCLI_STORAGE_KEY": key_text})
-    if source == "passphrase":
-        key = Key(os.urandom(32))
-        store.use_key(key, wrap("correct horse", key))
-    return store
 
 
 @pytest.fixture(params=["file", pytest.param("keyring", marks=pytest.mark.keyring),
