@@ -235,6 +235,13 @@ def server(start_server: Any) -> DevServer:
     return start_server()  # type: ignore[no-any-return]
 
 
+@pytest.fixture
+def logged_in(cli: Cli, server: DevServer) -> Cli:
+    """``cli`` logged in to the dev server, tokens in the file store."""
+    assert cli.login(server.url, "--storage", "file").code == 0
+    return cli
+
+
 # -- https (tests/integration/test_tls.py, test_helpers.py) --------------------------------
 
 # A name only the test proxy knows (it connects to 127.0.0.1): an API that is not loopback as

@@ -19,12 +19,6 @@ from tests.helpers import expired_session, parallel, wait_for
 from tests.platforms import POSIX_MODES, posix_only
 
 
-@pytest.fixture
-def logged_in(cli: Cli, server: DevServer) -> Cli:
-    assert cli.login(server.url, "--storage", "file").code == 0
-    return cli
-
-
 def run_bytes(cli: Cli, *args: str, stdin: bytes = b"", **env: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([AUTHCLI, *args], input=stdin, capture_output=True, env={**cli.env, **env}, timeout=120)
 

@@ -20,12 +20,6 @@ SHOW = (
 )
 
 
-@pytest.fixture
-def logged_in(cli: Cli, server: DevServer) -> Cli:
-    assert cli.login(server.url, "--storage", "file").code == 0
-    return cli
-
-
 def test_the_program_reaches_the_api_through_a_proxy_and_never_sees_the_token(logged_in: Cli,
                                                                               server: DevServer) -> None:
     import json

@@ -15,16 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AUTHCLI, Cli, DevServer
+from tests.conftest import AUTHCLI, Cli
 from tests.helpers import END, EXIT, ISSUE_18, PROGRAM, Counts, needs_root
 
 SENT = [name for name in ISSUE_18 if name != "TSTP"]  # no terminal in a container's PID 1
-
-
-@pytest.fixture
-def logged_in(cli: Cli, server: DevServer) -> Cli:
-    assert cli.login(server.url, "--storage", "file").code == 0
-    return cli
 
 
 def pid1(unshare: int) -> int:

@@ -27,16 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AUTHCLI, Cli, DevServer
+from tests.conftest import AUTHCLI, Cli
 from tests.helpers import END, EXIT, ISSUE_18, PROGRAM, Counts
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGRTMIN"), reason="the end marker is a real-time signal")
-
-
-@pytest.fixture
-def logged_in(cli: Cli, server: DevServer) -> Cli:
-    assert cli.login(server.url, "--storage", "file").code == 0
-    return cli
 
 
 def wait_for(ready: Callable[[], bool], what: str, timeout: float = 60) -> None:

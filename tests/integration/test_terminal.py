@@ -44,12 +44,6 @@ def on_tty(cli: Cli, *args: str, typed: bytes | None = None, **env: str) -> tupl
     return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
 
 
-@pytest.fixture
-def logged_in(cli: Cli, server: DevServer) -> Cli:
-    assert cli.login(server.url, "--storage", "file").code == 0
-    return cli
-
-
 def test_json_is_pretty_and_coloured_on_a_terminal(logged_in: Cli) -> None:
     code, shown = on_tty(logged_in, "call", "/users/me")
     assert code == 0
