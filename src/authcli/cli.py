@@ -66,7 +66,7 @@ ProfileOpt = Annotated[
                  show_default=False, autocompletion=_complete_profiles),
 ]
 COMPLETE_VAR = "_AUTHCLI_COMPLETE"
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (stable keys, see README).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (stable keys, see docs/storage.md).")]
 
 
 def _ctx(tctx: typer.Context) -> Context:

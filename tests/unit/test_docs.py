@@ -127,3 +127,21 @@ def test_every_exit_code_is_in_the_reference() -> None:
     documented = {int(code) for line in rows for code in re.findall(r"\d+", line.split("|")[1])}
     missing = sorted(int(code) for code in ExitCode if int(code) not in documented)
     assert not missing, f"docs/reference.md's exit code table lacks {missing}"
+
+
+def test_the_readme_is_a_front_page_that_starts_with_the_two_commands() -> None:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 220, f"README.md has {len(lines)} lines: the manual belongs in docs/"
+    top = "\n".join(lines[:10])
+    assert "python3 dev.py demo" in top and "python3 dev.py test" in top
+
+
+def test_the_readme_names_every_command_and_links_every_page() -> None:
+    readme = (ROOT / "README.md").read_text()
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    missing = [name for name in [*(f"authcli {c}" for c in group.commands), "docker-credential-authcli"]
+               if f"| [`{name}`](" not in readme]
+    assert not missing, f"README.md's table of commands lacks {missing}"
+    unlinked = [page.name for page in sorted(DOCS.glob("*.md")) if f"(docs/{page.name}" not in readme]
+    assert not unlinked, f"README.md links no {unlinked}"
