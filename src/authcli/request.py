@@ -39,7 +39,8 @@ def resolve_url(api_url: str, path: str) -> str:
     """PATH relative to the API, or an absolute URL on the API's own origin only."""
     check_utf8(path, "PATH argument")
     if has_control(path):
-        raise UsageError(f"invalid path {printable(path)!r}: it contains control characters (a tab, a line break...)")
+        raise UsageError(f"invalid path '{printable(path)}': it contains control characters (a tab, a line "
+                         "break...)")
     try:
         parts = urlsplit(path)
     except ValueError as exc:

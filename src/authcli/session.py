@@ -143,6 +143,13 @@ class Session:
             record = self._require()
             if record.refresh_token != before.refresh_token:
                 return record  # another process refreshed while we waited for the lock
+            if not self.ctx.flow(self.profile, self.api_origin).can_renew(record):
+                # Nothing to refresh with is no verdict on the session: it stays as it is.
+                left = record.seconds_left(self.ctx.clock())
+                state = "with an unknown expiry" if left is None else (
+                    f"which expires {humanize(left)}" if left > 0 else f"which {humanize(left)}")
+                raise AuthError(f"profile '{self.profile.name}' holds no refresh token to refresh with; the session "
+                                f"is kept, {state}; run {login_hint(self.profile.name)} to extend it")
             return self._refresh_locked(record, rejected=record.access_token)
 
     def _check_min_ttl(self, record: TokenRecord, min_ttl: float) -> None:

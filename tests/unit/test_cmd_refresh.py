@@ -84,8 +84,6 @@ def test_refresh(tmp_path: Path, case: Case) -> None:
     assert (kept.access_token if kept else None) == case.stored
 
 
-@pytest.mark.xfail(strict=True, reason="bug: `authcli refresh` deletes a valid session that has no refresh token "
-                                       "(session.refresh_now passes rejected=the access token) and calls it expired")
 def test_refresh_without_a_refresh_token_keeps_the_valid_session(tmp_path: Path) -> None:
     ctx = make_ctx(tmp_path / "home", [profile()], records={"default": record(refresh=None)})
     code, out, err = outcome(run, RefreshOptions(), ctx)
