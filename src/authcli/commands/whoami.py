@@ -30,7 +30,7 @@ TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time", "updated_at")
 
 
 def describe(ctx: Context, session: Session) -> dict[str, Any]:
-    """The documented `whoami --json` object (keys are stable; see README)."""
+    """The documented `whoami --json` object (keys are stable; see docs/storage.md)."""
     record = session.load()
     now = ctx.clock()
     name = session.profile.name
