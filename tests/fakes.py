@@ -18,7 +18,7 @@ from typing import Any
 from authcli.config import Config, Profile
 from authcli.context import Context
 from authcli.errors import AuthcliError
-from authcli.io import IOStreams
+from authcli.iostreams import IOStreams
 from authcli.stores.base import LocalStore
 from authcli.tokens import TokenRecord
 
@@ -166,7 +166,7 @@ def captured(io: IOStreams) -> tuple[str, str]:
 def outcome(command: Callable[[Any, Any], int], opts: Any, ctx: Context) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of ``command(opts, ctx)`` on an IOStreams.test(), an
     AuthcliError turned into its code and one line as main.py's guard does."""
-    from authcli.text import printable
+    from authcli.termsafe import printable
 
     try:
         code = command(opts, ctx)

@@ -101,7 +101,7 @@ def server_message(data: Any) -> str | None:
     for key in ("message", "error_description", "error", "detail"):
         value = data.get(key)
         if isinstance(value, str) and value.strip():
-            from .text import printable
+            from .termsafe import printable
 
             return printable(" ".join(value.split())[:200])
     return None

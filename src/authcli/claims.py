@@ -34,7 +34,7 @@ def account_of(claims: Mapping[str, Any] | None) -> str | None:
     for key in ("email", "preferred_username", "name", "sub"):
         value = claims.get(key)
         if isinstance(value, str) and value.strip():
-            from .text import printable
+            from .termsafe import printable
 
             return printable(value.strip()[:200])
     return None

@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 from . import __version__
 from .context import Context
 from .errors import ExitCode, Interrupted
-from .io import IOStreams
+from .iostreams import IOStreams
 
 
 class _Group(TyperGroup):

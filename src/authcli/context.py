@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .config import Config, Paths, Profile, check_api_url_setting, effective
-from .io import IOStreams
+from .iostreams import IOStreams
 
 if TYPE_CHECKING:
     from .flows import Flow

@@ -1,4 +1,4 @@
-"""The encrypted record's envelope (stores/encrypted.py), in a module light enough for hot.py's path."""
+"""The encrypted record's envelope (stores/encrypted.py), in a module light enough for shortcut.py's path."""
 
 from __future__ import annotations
 

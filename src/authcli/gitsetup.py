@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import AuthcliError, UsageError
-from .text import printable
+from .termsafe import printable
 from .urls import parse_url
 
 UNSET_NOTHING = 5  # git config --unset-all: there was no such key

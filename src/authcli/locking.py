@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .config import Paths, check_profile_name
 from .errors import LockTimeout, StorageError
-from .io import IOStreams
+from .iostreams import IOStreams
 from .oscalls import LOCKED_FILES_DELETABLE, open_dir, open_file
 
 NOTICE_AFTER = 2.0

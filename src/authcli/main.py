@@ -10,7 +10,7 @@
    scripts/gen_fastpath.py generates from the Typer app itself; anything unusual about such
    a command line (help, a typo, `--`, an option twice, --version) and every other command go
    to Typer in cli.py, which declares every command once and words every usage error.
-3. **The token shortcut** (hot.py): a plain `token` whose file-store token is good is
+3. **The token shortcut** (shortcut.py): a plain `token` whose file-store token is good is
    answered with os and json alone.
 4. **The command** (``COMMANDS``): its module's ``run(options, ctx)``.
 
@@ -127,7 +127,7 @@ def command_options(args: list[str]) -> tuple[str, dict[str, object]]:
 def run_command(command: str, params: dict[str, object], flags: dict[str, bool]) -> int:
     """Stage 4, for a command stage 2 parsed."""
     from .context import Context
-    from .io import IOStreams
+    from .iostreams import IOStreams
 
     module = COMMANDS[command]()
     ctx = Context(io=IOStreams.system(no_color=flags.get("no_color", False)), debug=flags.get("debug", False))
@@ -140,7 +140,7 @@ def _guard(run: Callable[[], int], debug: bool) -> int:
     except AuthcliError as exc:
         if debug:
             raise
-        from .text import printable
+        from .termsafe import printable
 
         sys.stderr.write(f"authcli: {printable(exc.message)}\n")
         return int(exc.exit_code)
@@ -154,7 +154,7 @@ def _guard(run: Callable[[], int], debug: bool) -> int:
     except Exception as exc:  # the last line of defence: one line, not a traceback
         if debug:
             raise
-        from .text import printable
+        from .termsafe import printable
 
         sys.stderr.write(f"authcli: unexpected error ({type(exc).__name__}: {printable(str(exc))}); "
                          "run with --debug for details\n")
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     except UseFullPath:
         return _guard(lambda: _typer(args), debug)
     if command == "token":
-        from .hot import token
+        from .shortcut import token
 
         try:
             line = token(params, os.environ)

@@ -3,7 +3,7 @@
 Every other module calls these instead of O_NOFOLLOW, fchmod, geteuid, pwd or AF_UNIX, so the
 Windows branches below are the only ones, written as ``sys.platform`` checks that mypy follows
 (tests/test_static.py runs mypy --strict for linux, darwin and win32). Linux and macOS take the
-same POSIX branch. Imports only os, stat and sys: hot.py's path depends on this module.
+same POSIX branch. Imports only os, stat and sys: shortcut.py's path depends on this module.
 
 What Windows gets instead of POSIX permissions, as a statement rather than a check: a file has
 no owner uid and no group/other bits there (os.stat reports st_uid 0 and a mode that only says

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from .errors import AuthcliError, UsageError
-from .io import IOStreams
+from .iostreams import IOStreams
 from .oscalls import replace, set_mode
 
 CHUNK = 64 * 1024

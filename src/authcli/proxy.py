@@ -21,7 +21,7 @@ the proxy.
 
 Tokens come from the engine through TokenSource: the stored record is read again for every
 request (so a logout, or a login as someone else, counts from the next request on), and
-refreshed by one engine call at a time on the main thread (mainloop.py), so 200 concurrent
+refreshed by one engine call at a time on the main thread (mainthread.py), so 200 concurrent
 requests across an expiry cause one refresh.
 """
 
@@ -45,17 +45,17 @@ from .auth import SessionAuth
 from .errors import AuthcliError, AuthError, NotLoggedIn, UsageError
 from .http import translate
 from .httpframing import climbs_out, framing_problem
-from .io import IOStreams
+from .iostreams import IOStreams
 from .peercheck import check_socket_owner
 from .proxyconn import TCPServer, UnixServer, Watchdog
 from .session import Session, login_hint
-from .text import printable
+from .termsafe import printable
 from .tokens import TokenRecord
 from .urls import join, origin_str
 
 if TYPE_CHECKING:
     from .context import Context
-    from .mainloop import MainLoop
+    from .mainthread import MainLoop
 
 CHUNK = 64 * 1024
 HEAD_TIMEOUT = 10.0  # seconds to send a request head (AUTHCLI_PROXY_HEAD_TIMEOUT)

@@ -23,7 +23,7 @@ from typing import Any
 
 from .oscalls import require_unix_sockets
 from .peercheck import same_user
-from .text import printable
+from .termsafe import printable
 
 CHUNK = 64 * 1024
 

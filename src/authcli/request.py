@@ -15,7 +15,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from .errors import UsageError
-from .text import has_control, printable
+from .termsafe import has_control, printable
 from .urls import join, origin_str, parse_url
 
 CHUNK = 64 * 1024

@@ -1,4 +1,4 @@
-"""Rules the full path and hot.py both apply, in a module that imports nothing heavy, so the
+"""Rules the full path and shortcut.py both apply, in a module that imports nothing heavy, so the
 hottest `authcli token` cannot drift from the engine: when to refresh, what a profile name
 may be (it becomes a file name), where authcli's directories are, what makes a directory fit
 to hold sessions, and which keyring service holds a config dir's sessions."""
@@ -46,7 +46,7 @@ def keyring_service(env: Mapping[str, str], scope: str | None) -> str:
 
 def directories(env: Mapping[str, str]) -> tuple[str, str] | None:
     """(config dir, state dir): AUTHCLI_CONFIG_DIR's (state in its state/), else platformdirs'
-    answer on Linux and macOS, computed without importing it (tests/unit/test_hot.py pins the
+    answer on Linux and macOS, computed without importing it (tests/unit/test_shortcut.py pins the
     two together); None on Windows, where only platformdirs knows (a known-folder call)."""
     root = env.get("AUTHCLI_CONFIG_DIR")
     if root:

@@ -47,7 +47,7 @@ from .errors import ExitCode, ProgramNotExecutable, ProgramNotFound
 from .oscalls import signals
 
 if TYPE_CHECKING:
-    from .mainloop import MainLoop
+    from .mainthread import MainLoop
 
 WATCH_INTERVAL = 0.2
 # Signals that report on the proxy itself, or cannot be caught: left as they are.
@@ -102,7 +102,7 @@ def become(command: list[str], env: Mapping[str, str], beside: Beside | None = N
 
 def serve(ctx: Context, profile: str | None, program: int, quiet: bool, timeout: float) -> int:
     """`authcli proxy --exit-with PID`: serve until process PID, its parent, has gone."""
-    from .mainloop import MainLoop
+    from .mainthread import MainLoop
     from .proxy import running
 
     loop = MainLoop(stop_signals=False)

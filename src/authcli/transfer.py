@@ -16,7 +16,7 @@ import httpx
 from .auth import SessionAuth
 from .errors import AuthcliError, UsageError
 from .http import translate, within
-from .io import IOStreams
+from .iostreams import IOStreams
 from .request import IDEMPOTENT, Body
 from .session import Session
 

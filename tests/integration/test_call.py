@@ -156,7 +156,7 @@ def test_the_leak_detector_works_when_the_protection_is_off(logged_in: Cli, serv
     from authcli import auth
     from authcli.commands.call import CallOptions, run
     from authcli.context import Context
-    from authcli.io import IOStreams
+    from authcli.iostreams import IOStreams
 
     other = start_server()
     monkeypatch.setattr(auth.SessionAuth, "sync_auth_flow", _leaky_flow)

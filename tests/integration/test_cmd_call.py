@@ -12,7 +12,7 @@ import pytest
 
 from authcli.commands.call import CallOptions, run
 from authcli.context import Context
-from authcli.io import IOStreams
+from authcli.iostreams import IOStreams
 from tests.conftest import Cli, DevServer
 from tests.fakes import outcome
 

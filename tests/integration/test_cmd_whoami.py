@@ -12,7 +12,7 @@ import pytest
 from authcli.commands.whoami import WhoamiOptions, run
 from authcli.config import Config
 from authcli.context import Context
-from authcli.io import IOStreams
+from authcli.iostreams import IOStreams
 from tests.conftest import Cli, DevServer
 from tests.fakes import outcome
 

@@ -439,5 +439,5 @@ def test_token_of_an_encrypted_profile_takes_the_shortcut(headless: Cli, server:
                           text=True, env=headless.env, timeout=60)
     assert proc.returncode == 0 and proc.stdout == first.out
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
-    assert "authcli.hotenc" in imported
+    assert "authcli.shortcutenc" in imported
     assert not imported & {"authcli.stores.encrypted", "authcli.config", "authcli.storagekey"}, sorted(imported)

@@ -39,7 +39,7 @@ def test_the_guard_sees_the_refresh_path(cli: Cli, server: DevServer) -> None:
     assert "typer" not in loaded(cli, "token")
 
 
-# -- hot.py: a plain `token` on the file store, answered without authcli's config or context ----
+# -- shortcut.py: a plain `token` on the file store, answered without authcli's config or context ----
 
 WHICH = (
     "import sys\n"
@@ -93,7 +93,7 @@ def record_is_a_symlink(cli: Cli) -> None:
 
 
 # What makes the hot path step aside: (what is done, extra arguments, environment, the full
-# path's exit code). In every case the full path must answer as it would have without hot.py.
+# path's exit code). In every case the full path must answer as it would have without shortcut.py.
 @pytest.mark.parametrize(("spoil", "args", "env", "code"), [
     (None, ["--min-ttl", "10"], {}, 0),
     (None, ["--format", "json"], {}, 0),

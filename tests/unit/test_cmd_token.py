@@ -121,7 +121,7 @@ def test_a_store_that_fails_is_exit_6(tmp_path: Path) -> None:
 
 
 def test_a_plain_token_leaves_the_summary_the_shortcut_reads(tmp_path: Path) -> None:
-    """The next plain `authcli token` (hot.py) answers from this summary; --format json writes none."""
+    """The next plain `authcli token` (shortcut.py) answers from this summary; --format json writes none."""
     ctx = make_ctx(tmp_path / "home", [profile()], records={"default": record()})
     state = tmp_path / "home" / "state"
     state.mkdir(mode=0o700)

@@ -11,7 +11,7 @@ import pytest
 from authcli.config import Profile
 from authcli.errors import LoginFailed
 from authcli.flows.oauth import OAuthFlow
-from authcli.io import IOStreams
+from authcli.iostreams import IOStreams
 
 PROFILE = Profile(name="p", api_url="https://api.example.com", flow="oauth", client_id="c",
                   token_endpoint="https://auth.example.com/token", grant="device")

@@ -135,7 +135,7 @@ def test_the_profile_lock_locks_the_state_directory_only_where_a_held_lock_file_
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deletable: bool, directory_locked: bool) -> None:
     from authcli import locking
     from authcli.config import Paths
-    from authcli.io import IOStreams
+    from authcli.iostreams import IOStreams
 
     opened: list[Path] = []
 

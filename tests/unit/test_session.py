@@ -24,7 +24,7 @@ from authcli.errors import (
     UsageError,
 )
 from authcli.flows import RefreshMalformed, RefreshRejected, RefreshTransient
-from authcli.io import IOStreams
+from authcli.iostreams import IOStreams
 from authcli.session import Session
 from authcli.stores.base import LocalStore
 from authcli.tokens import TokenRecord

@@ -14,7 +14,7 @@ from ..config import check_seconds
 from ..context import Context
 from ..errors import AuthcliError, HTTPStatusError, UsageError
 from ..http import make_client, translate
-from ..io import IOStreams
+from ..iostreams import IOStreams
 from ..oscalls import signals
 from ..output import (
     UPLOAD_PROGRESS_MIN,

@@ -117,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     """The console script docker-credential-authcli (Docker finds it on PATH by its name)."""
     import os
 
-    from ..io import IOStreams
-    from ..text import printable
+    from ..iostreams import IOStreams
+    from ..termsafe import printable
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:

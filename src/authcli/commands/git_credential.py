@@ -37,7 +37,7 @@ from ..config import Profile, effective
 from ..context import Context
 from ..errors import UsageError
 from ..session import Session
-from ..text import has_control
+from ..termsafe import has_control
 from ..tokens import TokenRecord
 from ..urls import origin_str
 

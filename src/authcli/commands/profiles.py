@@ -11,7 +11,7 @@ from ..config import check_api_url_setting, check_profile_name, effective
 from ..context import Context
 from ..errors import AuthcliError
 from ..session import Session
-from ..text import printable
+from ..termsafe import printable
 from .logout import end_session
 
 

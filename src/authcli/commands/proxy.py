@@ -12,7 +12,7 @@ from pathlib import Path
 from ..config import check_seconds
 from ..context import Context
 from ..errors import UsageError
-from ..mainloop import MainLoop
+from ..mainthread import MainLoop
 from ..oscalls import require_unix_sockets
 from ..proxy import running
 

@@ -15,7 +15,7 @@ from ..config import Profile
 from ..context import Context
 from ..errors import AuthcliError, AuthError, NetworkError, NotLoggedIn, UsageError
 from ..session import Session, login_hint
-from ..text import printable
+from ..termsafe import printable
 from ..urls import join, origin_str
 
 

@@ -28,7 +28,7 @@ ATTEMPT_HINTS = {"invalid_dpop_proof": "check this machine's clock, then try aga
 
 def refusal(status: int, error: object, data: object) -> str:
     """``HTTP 401 invalid_client: <the server's words>``, printable and short."""
-    from ..text import printable
+    from ..termsafe import printable
 
     said = f"HTTP {status}"
     if isinstance(error, str) and error:

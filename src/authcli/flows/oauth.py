@@ -21,7 +21,7 @@ from ..answers import describe_body, fetch, json_body
 from ..config import Profile
 from ..errors import LoginFailed, NetworkError, UsageError
 from ..http import host_port, translate
-from ..io import IOStreams
+from ..iostreams import IOStreams
 from ..tokens import TokenRecord
 from ..urls import check_api_url
 from . import RefreshRefused

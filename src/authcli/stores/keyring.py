@@ -210,5 +210,5 @@ class KeyringStore(LocalStore):
 
 
 def keyring_service(paths: Paths, env: Mapping[str, str]) -> str:
-    """The profile entries' service for ``paths`` (rules.keyring_service, which hot.py shares)."""
+    """The profile entries' service for ``paths`` (rules.keyring_service, which shortcut.py shares)."""
     return rules_keyring_service(env, paths.scope)

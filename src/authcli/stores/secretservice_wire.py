@@ -1,6 +1,6 @@
 """The Secret Service read on authcli's hot path, with jeepney alone (Linux).
 
-Both the Secret Service store (secretservice.py) and the token shortcut (hot.py) read here, so
+Both the Secret Service store (secretservice.py) and the token shortcut (shortcut.py) read here, so
 they read the same items by the same rules: every attribute authcli writes must match, two
 matches are Ambiguous (the full path refuses to choose, exit 6), and anything else unusual (a
 locked collection that needs a prompt, no service, any D-Bus error) is UseFullPath: the

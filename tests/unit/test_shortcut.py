@@ -1,4 +1,4 @@
-"""hot.py answers only when the full path would hand out the same token (a property)."""
+"""shortcut.py answers only when the full path would hand out the same token (a property)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from authcli.errors import UseFullPath
 from authcli.fastspec import DEFAULTS
-from authcli.hot import SUMMARY, _usable, config_text, token
 from authcli.rules import refresh_margin
+from authcli.shortcut import SUMMARY, _usable, config_text, token
 from authcli.tokens import TokenRecord
 
 ORIGIN = "https://api.example.com:443"
@@ -39,7 +39,7 @@ def test_hot_answers_only_what_the_engine_would(expires_in: float | None, lifeti
 
 
 def test_a_tampered_summary_is_stepped_around(tmp_path: Path) -> None:
-    """hot.token never trips over its own summary: anything odd in it means the full path."""
+    """shortcut.token never trips over its own summary: anything odd in it means the full path."""
     base = str(tmp_path)
     os.makedirs(os.path.join(base, "state", "tokens"), mode=0o700)
     os.chmod(base, 0o700)
@@ -55,7 +55,7 @@ def test_a_tampered_summary_is_stepped_around(tmp_path: Path) -> None:
             token(dict(DEFAULTS["token"]), {"AUTHCLI_CONFIG_DIR": base})
 
 
-# hot.dirs guesses what config.Paths gets from platformdirs; on each platform it must guess the
+# shortcut.dirs guesses what config.Paths gets from platformdirs; on each platform it must guess the
 # same (or nothing: then the full path answers). Simulated: sys.platform patched on a POSIX host.
 POSIX_HOST = pytest.mark.skipif(sys.platform == "win32", reason="simulates each platform on a POSIX host")
 
@@ -71,7 +71,7 @@ def test_the_directories_are_platformdirs_own(monkeypatch: pytest.MonkeyPatch, p
     from platformdirs.unix import Unix
 
     from authcli.config import Paths
-    from authcli.hot import dirs
+    from authcli.shortcut import dirs
 
     for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "AUTHCLI_CONFIG_DIR"):
         monkeypatch.delenv(name, raising=False)
@@ -85,7 +85,7 @@ def test_the_directories_are_platformdirs_own(monkeypatch: pytest.MonkeyPatch, p
 
 @POSIX_HOST
 def test_windows_leaves_the_directories_to_the_full_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    from authcli.hot import dirs
+    from authcli.shortcut import dirs
 
     monkeypatch.setattr(sys, "platform", "win32")
     assert dirs({"LOCALAPPDATA": "C:\\Users\\me\\AppData\\Local"}) is None

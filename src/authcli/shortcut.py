@@ -106,7 +106,7 @@ def token(params: dict[str, object], env: os._Environ[str] | dict[str, str]) -> 
         scope = config_dir if env.get("AUTHCLI_CONFIG_DIR") else None  # config.Paths.scope
         record = _from_secret_service(env, state_dir, scope, name)
     elif storage == "encrypted":
-        from .hotenc import record as decrypted
+        from .shortcutenc import record as decrypted
 
         record = decrypted(profile, _read(os.path.join(tokens, f"{name}.enc"), 2 * MAX_RECORD), name, env)
     else:

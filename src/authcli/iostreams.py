@@ -68,7 +68,7 @@ class IOStreams:
         self.stderr.flush()
 
     def warn(self, message: str) -> None:
-        from .text import printable
+        from .termsafe import printable
 
         self.stderr.write(f"authcli: warning: {printable(message)}\n")
         self.stderr.flush()

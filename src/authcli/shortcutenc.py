@@ -1,4 +1,4 @@
-"""hot.py's answer for an encrypted profile: the record decrypted with os, json, base64 and
+"""shortcut.py's answer for an encrypted profile: the record decrypted with os, json, base64 and
 cryptography's AES-GCM alone, when the key is at hand without asking anyone.
 
 Only two sources qualify: AUTHCLI_STORAGE_KEY (storage_key = "env") and a passphrase whose

@@ -1,4 +1,4 @@
-"""hotenc (the token shortcut for encrypted profiles) answers exactly when the full path would
+"""shortcutenc (the token shortcut for encrypted profiles) answers exactly when the full path would
 read the same record with the same key, and steps aside (None) otherwise."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from authcli.hotenc import record
+from authcli.shortcutenc import record
 from authcli.storagekey import Key, KeySpec, cache_name, new_key_text, wrap
 from authcli.stores.encrypted import EncryptedStore
 from authcli.tokens import TokenRecord
