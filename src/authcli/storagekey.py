@@ -25,7 +25,8 @@ from typing import Any
 
 from .encformat import cache_name as cache_name  # where the hot path finds it too
 from .errors import StorageError, UsageError
-from .oscalls import is_mine, kill_group, make_mine_hint, open_file, open_to_others
+from .helpercmd import program_name
+from .oscalls import is_mine, make_mine_hint, open_file, open_to_others
 
 ENV = "AUTHCLI_STORAGE_KEY"
 SOURCES = ("env", "file", "command", "passphrase")
@@ -91,19 +92,8 @@ class KeySpec:
         if self.source == "file":
             return f"the key file {self.key_file}"
         if self.source == "command":
-            return f"the key command '{command_name(self.key_command or '')}'"
+            return f"the key command '{program_name(self.key_command or '')}'"
         return "the passphrase"
-
-
-def command_name(command: str) -> str:
-    """The program a key command runs (its arguments may be sensitive: never shown)."""
-    import shlex
-
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return "?"
-    return os.path.basename(words[0]) if words else "?"
 
 
 def spec_of(profile: Any) -> KeySpec:
@@ -171,34 +161,14 @@ def from_command(command: str, env: Mapping[str, str]) -> Key:
     is the user's (a helper may say why it failed). A slow command is killed with its group."""
     if command in _commands:
         return _commands[command]
-    import shlex
-    import subprocess
-
+    from . import helpercmd
     from .config import number_from_env
 
-    name = command_name(command)
-    try:
-        argv = shlex.split(command)
-    except ValueError as exc:
-        raise KeyUnavailable(f"the key command cannot be split into words ({exc})") from None
-    if not argv:
-        raise KeyUnavailable("the key command is empty")
-    timeout = number_from_env(env, "AUTHCLI_KEY_COMMAND_TIMEOUT", COMMAND_TIMEOUT)
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=child_environment(env),
-                                start_new_session=True)
-    except OSError as exc:
-        raise KeyUnavailable(f"cannot run the key command '{name}': {exc.strerror or exc}") from None
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(proc.pid)
-        proc.kill()
-        proc.wait()
-        raise KeyUnavailable(f"the key command '{name}' gave no key within {timeout:g} s (killed); "
-                             "check it by hand, or set AUTHCLI_KEY_COMMAND_TIMEOUT") from None
-    if proc.returncode != 0:
-        raise KeyUnavailable(f"the key command '{name}' failed (exit status {proc.returncode})")
+    name = program_name(command)
+    out = helpercmd.run(command, child_environment(env),
+                        timeout=number_from_env(env, "AUTHCLI_KEY_COMMAND_TIMEOUT", COMMAND_TIMEOUT),
+                        kind="the key command", gives="key", timeout_env="AUTHCLI_KEY_COMMAND_TIMEOUT",
+                        error=KeyUnavailable)
     key = parse_key(out, f"the output of the key command '{name}'")
     _commands[command] = key
     return key

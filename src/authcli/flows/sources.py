@@ -49,9 +49,9 @@ class TokenSource:
             return f"the {self.what} file {self.where}"
         if self.kind == "env":
             return f"the {self.what} in ${self.where}"
-        from ..storagekey import command_name
+        from ..helpercmd import program_name
 
-        return f"the {self.what} command '{command_name(self.where)}'"
+        return f"the {self.what} command '{program_name(self.where)}'"
 
     def read(self, env: Mapping[str, str]) -> str:
         """The token, stripped of surrounding whitespace; SourceUnavailable when there is none."""
@@ -84,38 +84,14 @@ class TokenSource:
             raise SourceUnavailable(f"{self.describe()} does not hold a token (not ASCII text)") from None
 
     def _run(self, env: Mapping[str, str]) -> str:
-        """The command's standard output: argv split with shlex, no shell, no stdin; its stderr
-        is the user's (a helper may say why it failed). A slow command is killed with its group."""
-        import shlex
-        import subprocess
-
+        """The command's standard output (helpercmd.run: no shell, no stdin, killed when slow)."""
+        from .. import helpercmd
         from ..config import number_from_env
-        from ..oscalls import kill_group
         from ..storagekey import child_environment
 
-        try:
-            argv = shlex.split(self.where)
-        except ValueError as exc:
-            raise SourceUnavailable(f"{self.describe()} cannot be split into words ({exc})") from None
-        if not argv:
-            raise SourceUnavailable(f"the {self.what} command is empty")
-        timeout = number_from_env(env, TIMEOUT_ENV, COMMAND_TIMEOUT)
         child_env = {k: v for k, v in child_environment(env).items() if k not in _NOT_INHERITED}
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=child_env,
-                                    start_new_session=True)
-        except OSError as exc:
-            raise SourceUnavailable(f"cannot run {self.describe()}: {exc.strerror or exc}") from None
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            kill_group(proc.pid)
-            proc.kill()
-            proc.wait()
-            raise SourceUnavailable(f"{self.describe()} gave no token within {timeout:g} s (killed); "
-                                    f"check it by hand, or set {TIMEOUT_ENV}") from None
-        if proc.returncode != 0:
-            raise SourceUnavailable(f"{self.describe()} failed (exit status {proc.returncode})")
+        out = helpercmd.run(self.where, child_env, timeout=number_from_env(env, TIMEOUT_ENV, COMMAND_TIMEOUT),
+                            kind=f"the {self.what} command", gives="token", timeout_env=TIMEOUT_ENV, error=SourceUnavailable)
         try:
             return out[: MAX_TOKEN + 1].decode("ascii")
         except UnicodeDecodeError:
