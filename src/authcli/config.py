@@ -85,8 +85,33 @@ class Paths:
         return self.state_dir / "locks"
 
 
+@dataclass(frozen=True, kw_only=True)
+class TokenSources:
+    """Where a client assertion or an exchanged token comes from: a path, a variable's name or a
+    command line, never the key, the assertion or the token. ``login``'s options and a profile
+    both carry them, declared once here."""
+
+    # client_auth = "private_key_jwt" / "client_assertion" (flows/clientauth.py): where the key or the
+    # assertion comes from, never the key or the assertion
+    client_key_file: str | None = None
+    client_key_id: str | None = None
+    client_assertion_file: str | None = None
+    client_assertion_env: str | None = None
+    client_assertion_command: str | None = None
+    # grant = "token-exchange" (flows/exchange.py, RFC 8693): where the subject and actor tokens come from
+    subject_token_file: str | None = None
+    subject_token_env: str | None = None
+    subject_token_command: str | None = None
+    subject_token_type: str | None = None
+    actor_token_file: str | None = None
+    actor_token_env: str | None = None
+    actor_token_command: str | None = None
+    actor_token_type: str | None = None
+    requested_token_type: str | None = None
+
+
 @dataclass(frozen=True)
-class Profile:
+class Profile(TokenSources):
     """One API and how to talk to it. Holds no secret."""
 
     name: str
@@ -132,29 +157,12 @@ class Profile:
     key_file: str | None = None
     key_command: str | None = None
     key_cache_timeout: float = 8 * 3600.0  # passphrase: seconds the kernel keyring keeps the unwrapped key
-    # client_auth = "private_key_jwt" / "client_assertion" (flows/clientauth.py): where the key or the
-    # assertion comes from, never the key or the assertion
-    client_key_file: str | None = None
-    client_key_id: str | None = None
-    client_assertion_file: str | None = None
-    client_assertion_env: str | None = None
-    client_assertion_command: str | None = None
-    # grant = "token-exchange" (flows/exchange.py, RFC 8693): where the subject and actor tokens come from
-    subject_token_file: str | None = None
-    subject_token_env: str | None = None
-    subject_token_command: str | None = None
-    subject_token_type: str | None = None
-    actor_token_file: str | None = None
-    actor_token_env: str | None = None
-    actor_token_command: str | None = None
-    actor_token_type: str | None = None
-    requested_token_type: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_toml(self) -> dict[str, Any]:
         defaults = Profile(name=self.name)
         out: dict[str, Any] = {}
-        for f in fields(self):
+        for f in sorted(fields(self), key=lambda f: f.name in _SOURCE_FIELDS):  # the sources last, as written
             if f.name in ("name", "extra"):
                 continue
             value = getattr(self, f.name)
@@ -164,6 +172,7 @@ class Profile:
         return out
 
 
+_SOURCE_FIELDS = {f.name for f in fields(TokenSources)}
 _STR_KEYS = {
     "api_url", "storage", "login_path", "refresh_path", "logout_path", "me_path",
     "login_user_field", "login_password_field", "refresh_field", "ca_bundle",

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ..config import Profile, check_profile_name, effective, storage_for
+from ..config import Profile, TokenSources, check_profile_name, effective, storage_for
 from ..context import Context
 from ..errors import AuthcliError, CorruptRecord, NotLoggedIn, StorageError, UsageError
 from ..session import Session
@@ -20,8 +20,11 @@ if TYPE_CHECKING:
     from ..tokens import TokenRecord
 
 
-@dataclass
-class LoginOptions:
+@dataclass(frozen=True)
+class LoginOptions(TokenSources):
+    """`authcli login`'s options; the client-assertion and token-exchange sources are
+    config.TokenSources', declared once for the options and the profile."""
+
     profile: str | None = None
     api_url: str | None = None
     email: str | None = None
@@ -56,22 +59,6 @@ class LoginOptions:
     new_key_file: str | None = None
     key_command: str | None = None
     passphrase: bool = False
-    # client authentication with a JWT (flows/clientauth.py)
-    client_key_file: str | None = None
-    client_key_id: str | None = None
-    client_assertion_file: str | None = None
-    client_assertion_env: str | None = None
-    client_assertion_command: str | None = None
-    # --flow token-exchange (flows/exchange.py): where the tokens come from, never the tokens
-    subject_token_file: str | None = None
-    subject_token_env: str | None = None
-    subject_token_command: str | None = None
-    subject_token_type: str | None = None
-    actor_token_file: str | None = None
-    actor_token_env: str | None = None
-    actor_token_command: str | None = None
-    actor_token_type: str | None = None
-    requested_token_type: str | None = None
 
     @property
     def oauth(self) -> bool:
