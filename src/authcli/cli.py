@@ -341,7 +341,7 @@ def profiles_list(tctx: typer.Context, json_: JsonOpt = False) -> Optional[int]:
     return cmd.list_profiles(cmd.ProfilesOptions(json=json_), _ctx(tctx))
 
 
-ProfileName = Annotated[str, typer.Argument(help="Profile name.", autocompletion=_complete_profiles)]
+ProfileName = Annotated[str, typer.Argument(metavar="NAME", help="Profile name.", autocompletion=_complete_profiles)]
 
 
 @profiles_app.command("use", epilog=_examples("authcli profiles use staging"))
@@ -366,7 +366,7 @@ def profiles_remove(tctx: typer.Context, name: ProfileName) -> int:
 ))
 def dev_server(
     tctx: typer.Context,
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0 picks a free one).")] = 0,
+    port: Annotated[int, typer.Option("--port", metavar="N", help="Port on 127.0.0.1 (0 picks a free one).")] = 0,
     access_ttl: Annotated[float, typer.Option("--access-ttl", metavar="SECONDS", help="Access token lifetime.")] = 60.0,
     refresh_ttl: Annotated[float, typer.Option("--refresh-ttl", metavar="SECONDS", help="Refresh token lifetime.")] = 86400.0,
     clock_skew: Annotated[float, typer.Option("--clock-skew", metavar="SECONDS", help="Run the server's clock ahead (or behind, negative).")] = 0.0,

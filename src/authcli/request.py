@@ -79,7 +79,7 @@ def parse_headers(values: list[str]) -> list[tuple[str, str]]:
             raise UsageError(f"invalid header {name}: the value must be printable ASCII "
                              "(percent-encode it, or use the API's own encoding)")
         if name.lower() in ("authorization", "proxy-authorization"):
-            raise UsageError(f"refusing a {name} header: authcli attaches the session's token itself")
+            raise UsageError(f"refusing the {name} header: authcli attaches the session's token itself")
         headers.append((name, value))
     return headers
 

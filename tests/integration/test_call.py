@@ -111,8 +111,8 @@ def test_query_and_headers(logged_in: Cli) -> None:
     ("args", "message"),
     [
         (["/echo", "-H", "X-Evil: a\r\nInjected: b"], "must not contain a line break"),
-        (["/echo", "-H", "Authorization: Bearer mine"], "refusing a Authorization header"),
-        (["/echo", "-H", "authorization: Basic x"], "refusing a authorization header"),
+        (["/echo", "-H", "Authorization: Bearer mine"], "refusing the Authorization header"),
+        (["/echo", "-H", "authorization: Basic x"], "refusing the authorization header"),
         (["/echo", "-d", "x", "-f", "a=1"], "use --data or --field, not both"),
         (["https://evil.example.com/steal"], "refusing to call https://evil.example.com:443"),
         (["/echo", "-H", "NoColon"], "expected 'Name: value'"),

@@ -28,7 +28,7 @@ CASES = [
     pytest.param(CallOptions("/x", headers=["NoColon"]), 2, "invalid header 'NoColon': expected 'Name: value'",
                  id="a header without a colon"),
     pytest.param(CallOptions("/x", headers=["Authorization: Bearer mine"]), 2,
-                 "refusing a Authorization header: authcli attaches the session's token itself",
+                 "refusing the Authorization header: authcli attaches the session's token itself",
                  id="an Authorization header"),
     pytest.param(CallOptions("/x", query=["novalue"]), 2, "invalid query parameter 'novalue': expected key=value",
                  id="a query parameter without ="),

@@ -44,7 +44,7 @@ def run(opts: LogoutOptions, ctx: Context) -> int:
             profiles = []
     if not profiles:
         ctx.io.info("Not logged in.")
-    failed: AuthcliError | None = None
+    failed: list[AuthcliError] = []
     for profile in profiles:
         try:
             ended = end_session(ctx, profile)
@@ -53,12 +53,16 @@ def run(opts: LogoutOptions, ctx: Context) -> int:
                 raise
             # One broken profile must not keep the others' sessions alive.
             ctx.io.warn(f"profile '{profile.name}': {exc.message}")
-            failed = failed or exc
+            failed.append(exc)
             continue
         if ended:
             ctx.io.info(f"Logged out of profile '{profile.name}'.")
         else:
             ctx.io.info(f"Not logged in (profile '{profile.name}').")
-    if failed is not None:
-        raise type(failed)(f"{failed.message} (the other profiles were logged out)")
+    if failed:  # the first failure's exit code; the line says what became of the rest
+        first = failed[0]
+        if len(profiles) == 1:
+            raise first
+        rest = "no profile was logged out" if len(failed) == len(profiles) else "the other profiles were logged out"
+        raise type(first)(f"{first.message} ({rest})")
     return 0
