@@ -1,4 +1,4 @@
-"""What every store is (the Store contract, tests/unit/test_store_contract.py runs it over each),
+"""What every store is (the Store contract: tests/store_contract.py, which each store's test module runs),
 and what they share: reading a record, its size cap, the local stores' lease.
 """
 
