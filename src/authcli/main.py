@@ -10,8 +10,9 @@
    scripts/gen_fastpath.py generates from the Typer app itself; anything unusual about such
    a command line (help, a typo, `--`, an option twice, --version) and every other command go
    to Typer in cli.py, which declares every command once and words every usage error.
-3. **The token shortcut** (shortcut.py): a plain `token` whose file-store token is good is
-   answered with os and json alone.
+3. **The token shortcut** (shortcut.py): a plain `token` whose token is good is answered
+   with os and json, plus what its store needs to be read (AES-GCM for an encrypted file,
+   D-Bus through jeepney for the Secret Service): no Typer, no context, no keyring.
 4. **The command** (``COMMANDS``): its module's ``run(options, ctx)``.
 
 A stage that cannot answer raises ``UseFullPath`` (errors.py), the one way to step aside:
