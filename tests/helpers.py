@@ -77,6 +77,11 @@ def assert_one_refresh(cli: Cli, server: DevServer, results: list[Result]) -> No
     assert cli.run("whoami", "--verify").code == 0
 
 
+def token_requests(server: DevServer) -> list[dict[str, Any]]:
+    """The dev server's record of every token request, in order, without its tokens."""
+    return server._call("/_token_requests")  # type: ignore[no-any-return]
+
+
 # -- root ----------------------------------------------------------------------------------
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -12,14 +12,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cli, DevServer, one_error_line
+from tests.helpers import token_requests
 from tests.servers.ci_issuer import Issuer, client_key, jti_of, write_secret
 
 FEDERATED = {"issuer": "https://ci.example.test", "subject": "repo:example/app:ref:refs/heads/main",
              "audience": "api://authcli-test"}
-
-
-def token_requests(server: DevServer) -> list[dict[str, Any]]:
-    return server._call("/_token_requests")  # type: ignore[no-any-return]
 
 
 def cc_login(cli: Cli, server: DevServer, *extra: str, **env: str) -> Any:

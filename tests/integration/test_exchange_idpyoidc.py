@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import SERVERS, Cli, one_error_line, start_json_server, stop_process
-from tests.integration.test_refresh import parallel
+from tests.helpers import parallel
 from tests.servers.ci_issuer import write_secret
 
 REQUIRE = os.environ.get("AUTHCLI_REQUIRE_IDPYOIDC") == "1"

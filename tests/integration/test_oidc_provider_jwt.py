@@ -13,12 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli, one_error_line
-from tests.integration.test_oauth_oidc_provider import (
-    Provider,
-    approve_device,
-    prompt_url,
-    running_provider,
-)
+from tests.helpers import Provider, approve_device, prompt_url, running_provider
 from tests.servers.ci_issuer import Issuer, JwksServer, write_secret
 
 CLIENT = "authcli-keyjwt"

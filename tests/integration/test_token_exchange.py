@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cli, DevServer, one_error_line
-from tests.integration.test_client_jwt import token_requests
-from tests.integration.test_refresh import parallel
+from tests.helpers import parallel, token_requests
 from tests.servers.ci_issuer import Issuer, client_key, jti_of, write_secret
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
