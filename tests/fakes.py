@@ -1,6 +1,7 @@
 """Stand-ins for tier-two command tests (gh's `run(opts)` with stubs): a dict-backed store that
 keeps the Store contract (stores/base.py), a flow that records what it was asked, a clock that
-moves only when told, and a real Context around them with IOStreams.test().
+moves only when told, and a real Context around them with IOStreams.test(); and the row the
+credential helpers' tables share.
 
 Only for pure-logic unit tests: the real stores run tests/unit/test_store_contract.py, and the
 commands against the real dev server are tests/integration/.
@@ -13,7 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from authcli.config import Config, Profile
 from authcli.context import Context
@@ -174,3 +175,24 @@ def outcome(command: Callable[[Any, Any], int], opts: Any, ctx: Context) -> tupl
         code = int(exc.exit_code)
         ctx.io.stderr.write(f"authcli: {printable(exc.message)}\n")
     return (code, *captured(ctx.io))
+
+
+# -- the credential helpers' tables (git-credential, docker-credential-authcli) -----------------
+
+ALICE = jwt(sub="u-1", email="alice@example.com")
+Opts = TypeVar("Opts")
+
+
+@dataclass
+class HelperCase(Generic[Opts]):
+    """A row of a credential helper's table: what the helper is run with and what its caller
+    writes on stdin, the outcome expected, and the profiles and records it answers from (by
+    default alice, logged in on the default profile)."""
+
+    opts: Opts
+    stdin: str
+    code: int
+    out: str = ""
+    err: str = ""
+    profiles: list[Profile] = field(default_factory=lambda: [profile()])
+    records: dict[str, TokenRecord] = field(default_factory=lambda: {"default": record(ALICE)})

@@ -57,9 +57,10 @@ def which(cli: Cli, *args: str, **env: str) -> tuple[str, subprocess.CompletedPr
     return path, proc
 
 
-def hot_ready(cli: Cli, server: DevServer) -> str:
-    """Logged in on the file store, and one full-path `token` has written the summary."""
-    assert cli.login(server.url, "--storage", "file").code == 0
+def hot_ready(cli: Cli, server: DevServer, storage: str = "file") -> str:
+    """Logged in on ``storage`` (keyring: the real Secret Service), and one full-path `token`
+    has written the summary."""
+    assert cli.login(server.url, "--storage", storage).code == 0
     assert which(cli, "token")[0] == "full"
     path, proc = which(cli, "token")
     assert path == "hot" and proc.returncode == 0, proc.stderr
@@ -127,16 +128,6 @@ def test_the_hot_path_answers_what_the_full_path_answers(cli: Cli, server: DevSe
 # -- the shortcut on the Secret Service (keyring storage, Linux) ------------------------------
 
 
-def keyring_hot_ready(cli: Cli, server: DevServer) -> str:
-    """Logged in on the keyring (the real Secret Service), and one full-path `token` has
-    written the summary."""
-    assert cli.login(server.url, "--storage", "keyring").code == 0
-    assert which(cli, "token")[0] == "full"
-    path, proc = which(cli, "token")
-    assert path == "hot" and proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
 def keyring_record_for_another_origin(cli: Cli) -> None:
     import json
 
@@ -156,7 +147,7 @@ def logged_out(cli: Cli) -> None:
 @pytest.mark.keyring
 def test_the_secret_service_token_is_the_shortcuts(cli: Cli, server: DevServer) -> None:
     """The shortcut reads the same item the Secret Service store reads, and nothing heavy."""
-    token = keyring_hot_ready(cli, server)
+    token = hot_ready(cli, server, "keyring")
     assert token == cli.run("token", "--min-ttl", "1").out  # the full path, same token
     assert loaded(cli, "token") == []
 
@@ -170,7 +161,7 @@ def test_the_secret_service_token_is_the_shortcuts(cli: Cli, server: DevServer) 
 ], ids=["another backend named", "another backend remembered", "record for another origin", "logged out"])
 def test_the_secret_service_shortcut_steps_aside(cli: Cli, server: DevServer, spoil: object, env: dict[str, str],
                                                  code: int) -> None:
-    keyring_hot_ready(cli, server)
+    hot_ready(cli, server, "keyring")
     if spoil is not None:
         spoil(cli)  # type: ignore[operator]
     path, proc = which(cli, "token", **env)

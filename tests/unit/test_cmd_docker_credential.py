@@ -4,17 +4,13 @@ IOStreams.test()'s stdin, a dict store and a fake flow -> stdout, stderr, exit c
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from authcli.commands.docker_credential import run
-from authcli.config import Profile
-from authcli.tokens import TokenRecord
-from tests.fakes import jwt, make_ctx, outcome, profile, record
+from tests.fakes import ALICE, HelperCase, make_ctx, outcome, profile, record
 
-ALICE = jwt(sub="u-1", email="alice@example.com")
 NOT_FOUND = "credentials not found in native keychain\n"
 
 
@@ -22,16 +18,7 @@ def answer(server: str, user: str = "alice@example.com", secret: str = ALICE) ->
     return json.dumps({"ServerURL": server, "Username": user, "Secret": secret}) + "\n"
 
 
-@dataclass
-class Case:
-    action: str
-    stdin: str
-    code: int
-    out: str = ""
-    err: str = ""
-    profiles: list[Profile] = field(default_factory=lambda: [profile()])
-    records: dict[str, TokenRecord] = field(default_factory=lambda: {"default": record(ALICE)})
-
+Case = HelperCase[str]  # the action Docker passes
 
 REGISTRY = profile("reg", "https://api.example.com", registry="registry.example.com:5000", registry_username="robot")
 
@@ -66,5 +53,5 @@ CASES = [
 @pytest.mark.parametrize("case", CASES)
 def test_docker_credential(tmp_path: Path, case: Case) -> None:
     ctx = make_ctx(tmp_path / "home", case.profiles, records=case.records, stdin=case.stdin)
-    assert outcome(run, case.action, ctx) == (case.code, case.out, case.err)
+    assert outcome(run, case.opts, ctx) == (case.code, case.out, case.err)
     assert ctx.store_.records == case.records  # nothing Docker says changes the session

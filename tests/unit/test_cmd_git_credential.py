@@ -11,26 +11,16 @@ from typing import Any
 import pytest
 
 from authcli.commands.git_credential import GitCredentialOptions, run
-from authcli.config import Profile
 from authcli.gitsetup import helper_command
-from authcli.tokens import TokenRecord
-from tests.fakes import jwt, make_ctx, outcome, profile, record
+from tests.fakes import ALICE, HelperCase, make_ctx, outcome, profile, record
 
-ALICE = jwt(sub="u-1", email="alice@example.com")
 ASK = "protocol=https\nhost=api.example.com\n\n"
 ANSWER = "username=alice@example.com\npassword={token}\npassword_expiry_utc=1700003600\n"
 FRESH = record("access-2", "refresh-2", expires_in=7200.0)
 
 
 @dataclass
-class Case:
-    opts: GitCredentialOptions
-    stdin: str
-    code: int
-    out: str = ""
-    err: str = ""
-    profiles: list[Profile] = field(default_factory=lambda: [profile()])
-    records: dict[str, TokenRecord] = field(default_factory=lambda: {"default": record(ALICE)})
+class Case(HelperCase[GitCredentialOptions]):
     refreshes: list[Any] = field(default_factory=list)
     gitconfig: str = ""  # the user's global git config
     stored: str | None = ALICE  # the default profile's access token afterwards
