@@ -24,16 +24,10 @@ def program_name(command: str) -> str:
     return os.path.basename(words[0]) if words else "?"
 
 
-def run(command: str, env: Mapping[str, str], *, timeout: float, kind: str, gives: str,
-        timeout_env: str, error: Callable[[str], Exception]) -> bytes:
-    """``command``'s standard output. Anything else is ``error(message)``: a command line that
-    does not split or is empty, a program that does not start, one that overruns ``timeout``
-    seconds (killed; the message names ``timeout_env``), one that exits non-zero. ``kind``
-    says what the command is for ("the key command"), ``gives`` what it prints ("key")."""
+def words(command: str, kind: str, error: Callable[[str], Exception]) -> list[str]:
+    """``command`` split into argv as ``run`` splits it (shlex, no shell); ``error(message)``
+    when it does not split or is empty. ``login`` checks a command with it before keeping it."""
     import shlex
-    import subprocess
-
-    from .oscalls import kill_group
 
     try:
         argv = shlex.split(command)
@@ -41,6 +35,20 @@ def run(command: str, env: Mapping[str, str], *, timeout: float, kind: str, give
         raise error(f"{kind} cannot be split into words ({exc})") from None
     if not argv:
         raise error(f"{kind} is empty")
+    return argv
+
+
+def run(command: str, env: Mapping[str, str], *, timeout: float, kind: str, gives: str,
+        timeout_env: str, error: Callable[[str], Exception]) -> bytes:
+    """``command``'s standard output. Anything else is ``error(message)``: a command line that
+    does not split or is empty, a program that does not start, one that overruns ``timeout``
+    seconds (killed; the message names ``timeout_env``), one that exits non-zero. ``kind``
+    says what the command is for ("the key command"), ``gives`` what it prints ("key")."""
+    import subprocess
+
+    from .oscalls import kill_group
+
+    argv = words(command, kind, error)
     what = f"{kind} '{program_name(command)}'"
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=dict(env),

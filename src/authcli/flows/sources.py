@@ -127,12 +127,7 @@ def settings(prefix: str, flag: str, given: Mapping[str, str | None], existing: 
         raise UsageError(f"{option} takes the NAME of an environment variable (letters, digits, '_'), "
                          "not its value")
     elif kind == "command":
-        import shlex
+        from ..helpercmd import words
 
-        try:
-            words = shlex.split(value)
-        except ValueError as exc:
-            raise UsageError(f"{option} cannot be split into words ({exc})") from None
-        if not words:
-            raise UsageError(f"{option} is empty")
+        words(value, option, UsageError)
     return {f"{prefix}_{k}": (value if k == kind else None) for k in KINDS}
