@@ -3,7 +3,7 @@ keeps the Store contract (stores/base.py), a flow that records what it was asked
 moves only when told, and a real Context around them with IOStreams.test(); and the row the
 credential helpers' tables share.
 
-Only for pure-logic unit tests: the real stores run tests/unit/test_store_contract.py, and the
+Only for pure-logic unit tests: the real stores run the contract in tests/store_contract.py, and the
 commands against the real dev server are tests/integration/.
 """
 

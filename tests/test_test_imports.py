@@ -7,7 +7,11 @@ import re
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
-CROSS_IMPORT = re.compile(r"^\s*from tests\.(unit|integration)\.test_\w+ import", re.MULTILINE)
+# from tests.unit.test_x import ..., from .test_x import ..., from tests.unit import test_x,
+# from . import test_x, import tests.unit.test_x
+CROSS_IMPORT = re.compile(r"^\s*(from (tests\.(unit|integration)\.|\.+)test_\w+ import"
+                          r"|from (tests\.(unit|integration)|\.+) import .*\btest_\w+"
+                          r"|import tests\.(unit|integration)\.test_)", re.MULTILINE)
 
 
 def test_no_test_module_imports_another() -> None:
