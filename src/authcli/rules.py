@@ -1,10 +1,12 @@
 """Rules the full path and shortcut.py both apply, in a module that imports nothing heavy, so the
-hottest `authcli token` cannot drift from the engine: when to refresh, what a profile name
-may be (it becomes a file name), where authcli's directories are, what makes a directory fit
-to hold sessions, and which keyring service holds a config dir's sessions."""
+hottest `authcli token` cannot drift from the engine: what a stored token record must hold,
+when its token is fresh enough to use without a refresh, what a profile name may be (it
+becomes a file name), where authcli's directories are, what makes a directory fit to hold
+sessions, and which keyring service holds a config dir's sessions."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -15,6 +17,42 @@ from .oscalls import is_mine, writable_by_others
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KEYRING_SERVICE = "authcli"
+RECORD_VERSION = 1
+_REQUIRED = ("access_token", "refresh_token", "expires_at", "obtained_at", "api_origin")
+_OPTIONAL_TEXT = ("refresh_token", "client_secret", "id_token", "scope", "dpop_key", "token_type")
+
+
+def record_problem(data: object) -> str | None:
+    """What makes ``data`` (a parsed token record) no authcli record, or None when it is one:
+    tokens.TokenRecord.from_json raises it, the shortcut steps aside on it."""
+    if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
+        return "not an authcli record of a known version"
+    for name in _REQUIRED:
+        if name not in data:
+            return f"missing {name}"
+    if not isinstance(data["access_token"], str) or not data["access_token"]:
+        return "bad access_token"
+    if not isinstance(data["api_origin"], str):
+        return "bad api_origin"
+    for name in _OPTIONAL_TEXT:
+        if data.get(name) is not None and not isinstance(data[name], str):
+            return f"bad {name}"
+    for name in ("expires_at", "obtained_at"):
+        value = data[name]
+        if value is None and name == "expires_at":
+            continue  # unknown: used until the API answers 401
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"bad {name}"
+    return None
+
+
+def fresh(expires_at: float | None, obtained_at: float, now: float, min_ttl: float = 0.0) -> bool:
+    """True when an access token is good for longer than its refresh margin (and ``min_ttl``)
+    from ``now``: the engine uses it without refreshing, and so does the shortcut. An unknown
+    expiry counts as fresh: such a token is used until the API answers 401."""
+    if expires_at is None:
+        return True
+    return expires_at - now > max(refresh_margin(max(0.0, expires_at - obtained_at)), min_ttl)
 
 
 def refresh_margin(lifetime: float | None) -> float:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .claims import humanize
 from .errors import AuthError, Fenced, LockTimeout, NotLoggedIn, SessionExpired, StorageError, UsageError
-from .rules import refresh_margin
+from .rules import fresh
 from .tokens import TokenRecord
 from .urls import origin_str
 
@@ -162,8 +162,7 @@ class Session:
     def usable(self, record: TokenRecord, min_ttl: float, rejected: str | None) -> bool:
         if rejected is not None and record.access_token == rejected:
             return False
-        need = max(refresh_margin(record.lifetime), min_ttl)
-        return record.valid_for(self.ctx.clock(), need)
+        return fresh(record.expires_at, record.obtained_at, self.ctx.clock(), min_ttl)
 
     def _refresh_locked(self, record: TokenRecord, rejected: str | None) -> TokenRecord:
         """Refresh ``record`` (re-read under the lock). Only call with the profile lock held."""

@@ -34,10 +34,9 @@ import time
 
 from .errors import UseFullPath
 from .oscalls import open_file
-from .rules import PROFILE_NAME, dir_problem, directories, refresh_margin
+from .rules import PROFILE_NAME, dir_problem, directories, fresh, record_problem
 
 SUMMARY = "hot-profiles.json"
-RECORD_VERSION = 1
 MAX_RECORD = 1024 * 1024
 MAX_CONFIG = 32 * 1024  # a larger config.toml gets no summary: the full path answers
 MAX_SUMMARY = 2 * MAX_CONFIG + 64 * 1024
@@ -173,25 +172,16 @@ def _read_json(path: str, cap: int) -> object:
 
 
 def _usable(record: object, api_origin: object, now: float) -> str | None:
-    """The access token when the record is a plain version-1 record for ``api_origin`` whose
-    token outlives the refresh margin (as session.usable has it)."""
-    if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
+    """The access token when the record is one the full path would read (rules.record_problem),
+    for ``api_origin``, a plain bearer token, and fresh (rules.fresh, as the engine has it)."""
+    if record_problem(record) is not None or not isinstance(record, dict):
         return None
-    access, expires, obtained = record.get("access_token"), record.get("expires_at"), record.get("obtained_at")
-    if not isinstance(access, str) or not access or record.get("api_origin") != api_origin:
+    if record["api_origin"] != api_origin or record.get("dpop_key") is not None:
         return None
-    if record.get("dpop_key") is not None or str(record.get("token_type", "Bearer")).lower() != "bearer":
+    if (record.get("token_type") or "Bearer").lower() != "bearer":
         return None
-    if expires is None:
-        return access  # an unknown expiry counts as valid until the API answers 401
-    if not _number(expires) or not _number(obtained):
-        return None
-    return access if expires - now > refresh_margin(max(0.0, expires - obtained)) else None
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
-        and value not in (float("inf"), float("-inf"))
+    access: str = record["access_token"]
+    return access if fresh(record["expires_at"], record["obtained_at"], now) else None
 
 
 def remember(config_dir: str, state_dir: str, config_file: str) -> None:

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .claims import account_of, jwt_claims
+from .rules import RECORD_VERSION, record_problem
 
-RECORD_VERSION = 1
 # What may go into "Authorization: Bearer <token>" and a form field without breaking the
 # message: visible ASCII (RFC 6749 VSCHAR without the space). RFC 6750's b64token is
 # stricter, but real providers issue tokens outside it (Salesforce's contain '!').
@@ -87,33 +87,21 @@ class TokenRecord:
             data = json.loads(text)
         except ValueError:
             raise MalformedRecord("not JSON") from None
-        if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
-            raise MalformedRecord("not an authcli record of a known version")
-        try:
-            record = cls(
-                access_token=data["access_token"],
-                refresh_token=data["refresh_token"],
-                expires_at=data["expires_at"],
-                obtained_at=data["obtained_at"],
-                api_origin=data["api_origin"],
-                token_type=data.get("token_type", "Bearer"),
-                client_secret=data.get("client_secret"),
-                id_token=data.get("id_token"),
-                scope=data.get("scope"),
-                dpop_key=data.get("dpop_key"),
-            )
-        except KeyError as exc:
-            raise MalformedRecord(f"missing {exc.args[0]}") from None
-        if not isinstance(record.access_token, str) or not record.access_token:
-            raise MalformedRecord("bad access_token")
-        for name in ("refresh_token", "client_secret", "id_token", "scope", "dpop_key"):
-            if getattr(record, name) is not None and not isinstance(getattr(record, name), str):
-                raise MalformedRecord(f"bad {name}")
-        for name in ("expires_at", "obtained_at"):
-            value = getattr(record, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not math.isfinite(value)):
-                raise MalformedRecord(f"bad {name}")
+        problem = record_problem(data)
+        if problem is not None:
+            raise MalformedRecord(problem)
+        record = cls(
+            access_token=data["access_token"],
+            refresh_token=data["refresh_token"],
+            expires_at=data["expires_at"],
+            obtained_at=data["obtained_at"],
+            api_origin=data["api_origin"],
+            token_type=data.get("token_type") or "Bearer",
+            client_secret=data.get("client_secret"),
+            id_token=data.get("id_token"),
+            scope=data.get("scope"),
+            dpop_key=data.get("dpop_key"),
+        )
         return record
 
 
