@@ -96,11 +96,15 @@ class Cli:
                         input=password + "\n")
 
     def snapshot(self) -> dict[str, bytes]:
-        """Every file authcli keeps on disk, for 'nothing else changed' assertions."""
+        """Every file authcli keeps on disk, for 'nothing else changed' assertions; not lock
+        files, nor the summary (shortcut.SUMMARY), a cache of config.toml any command may bring
+        up to date."""
+        from authcli.shortcut import SUMMARY
+
         return {
             str(p.relative_to(self.home)): p.read_bytes()
             for p in sorted(self.home.rglob("*"))
-            if p.is_file() and not p.name.endswith(".lock")
+            if p.is_file() and not p.name.endswith(".lock") and p.name != SUMMARY
         }
 
     @property

@@ -193,7 +193,8 @@ class Counts:
 
 # -- what a command imports ------------------------------------------------------------------
 
-HEAVY = ("httpx", "rich", "jwt", "filelock", "typer", "keyring", "platformdirs", "cryptography", "secretstorage")
+HEAVY = ("httpx", "rich", "jwt", "filelock", "typer", "keyring", "platformdirs", "cryptography", "secretstorage",
+         "tomllib")
 PROBE = (
     "import sys\n"
     "from authcli.main import main\n"

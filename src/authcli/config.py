@@ -12,8 +12,7 @@ Directories:
 from __future__ import annotations
 
 import math
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -195,6 +194,17 @@ _CHOICES = {
 _NUM_KEYS = {"lock_timeout", "timeout", "key_cache_timeout"}
 
 
+def toml_document(raw: bytes, path: Path) -> dict[str, Any]:
+    """config.toml's bytes parsed (tomllib, imported only here: its import compiles a dozen
+    regular expressions, ~8 ms of a command's start on the project's machine)."""
+    import tomllib
+
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"config file {path} is not valid TOML ({exc}); fix it or move it away") from None
+
+
 def _profile_from_toml(name: str, table: Any, path: Path) -> Profile:
     if not isinstance(table, dict):
         raise UsageError(f"config file {path}: [profiles.{name}] must be a table; fix or remove it")
@@ -251,7 +261,9 @@ class Config:
     current: str | None = None
 
     @classmethod
-    def load(cls, path: Path) -> Config:
+    def load(cls, path: Path, parsed: Callable[[str], dict[str, Any] | None] | None = None) -> Config:
+        """config.toml at ``path``. ``parsed(text)`` may hand over the document that exactly this
+        text parses to (shortcut.document: the summary keeps it), sparing tomllib's import."""
         from .fsutil import check_private_dir
 
         check_private_dir(path.parent)  # a config others can write could send a login elsewhere
@@ -261,15 +273,20 @@ class Config:
             return cls(path=path)
         except OSError as exc:
             raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+        if parsed is not None:
+            try:
+                document = parsed(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                document = None
+            if document is not None:
+                return cls.parse(raw, path, document)
         return cls.parse(raw, path)
 
     @classmethod
-    def parse(cls, raw: bytes, path: Path) -> Config:
-        """The config that ``raw`` (config.toml's bytes) says; ``path`` names it in errors."""
-        try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"config file {path} is not valid TOML ({exc}); fix it or move it away") from None
+    def parse(cls, raw: bytes, path: Path, document: dict[str, Any] | None = None) -> Config:
+        """The config that ``raw`` (config.toml's bytes) says, or ``document`` when it is what
+        ``raw`` parses to; ``path`` names it in errors."""
+        data = document if document is not None else toml_document(raw, path)
         current = data.get("current_profile")
         if current is not None and not isinstance(current, str):
             raise UsageError(f"config file {path}: current_profile must be a string")

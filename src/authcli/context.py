@@ -34,8 +34,22 @@ class Context:
 
     @property
     def config(self) -> Config:
+        """config.toml, parsed from the summary the shortcut keeps when it is current (no
+        tomllib), else with tomllib, and then the summary is brought up to date."""
         if self._config is None:
-            self._config = Config.load(self.paths.config_file)
+            from .shortcut import document, remember
+
+            config_dir, state_dir = str(self.paths.config_dir), str(self.paths.state_dir)
+            known: list[bool] = []
+
+            def parsed(text: str) -> dict[str, object] | None:
+                found = document(config_dir, state_dir, text)
+                known.append(found is not None)
+                return found
+
+            self._config = Config.load(self.paths.config_file, parsed)
+            if known == [False]:
+                remember(config_dir, state_dir, str(self.paths.config_file))
         return self._config
 
     def profile(self, flag: str | None) -> Profile:

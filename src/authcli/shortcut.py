@@ -5,9 +5,11 @@ importing (dataclasses, pathlib, tomllib, typing, the config and context modules
 ~65 ms on the project's machine). This module answers that case with os and json alone.
 
 It reads a summary of config.toml (no secret: each profile's API origin, storage and DPoP
-flag, and the current profile) that the full path writes beside the tokens
-(``remember``), together with the very text of config.toml it was made from; it is used only
-while config.toml still holds exactly that text. (Not its stat: a rename-based rewrite on a
+flag, the current profile, and the parsed document) that the full path writes in the state
+directory whenever it parsed a config.toml the summary did not know (Context.config calls
+``remember``), together with the very text of config.toml it was made from; it is used only
+while config.toml still holds exactly that text. The full path reads the parsed document
+back from it too (``document``), and so imports no tomllib while it is current. (Not its stat: a rename-based rewrite on a
 file system with 1-second timestamps can give config.toml its old inode, size and mtime back
 with another current profile.) It answers only when everything is plain, and otherwise raises
 UseFullPath and the full path runs, which words every error and refreshes:
@@ -39,7 +41,7 @@ from .rules import PROFILE_NAME, dir_problem, directories, fresh, record_problem
 SUMMARY = "hot-profiles.json"
 MAX_RECORD = 1024 * 1024
 MAX_CONFIG = 32 * 1024  # a larger config.toml gets no summary: the full path answers
-MAX_SUMMARY = 2 * MAX_CONFIG + 64 * 1024
+MAX_SUMMARY = 4 * MAX_CONFIG + 64 * 1024  # its text and its document, each escaped at most 2x
 STORES = ("file", "encrypted", "keyring")  # a fleet's (redis) needs redis-py's lease rules: the full path
 NOT_HOT = ("AUTHCLI_STORAGE", "AUTHCLI_TEST_DISABLE_LOCK", "AUTHCLI_TEST_PAUSE_AT", "AUTHCLI_TEST_DISABLE_REDIS_LEASE")
 
@@ -184,30 +186,51 @@ def _usable(record: object, api_origin: object, now: float) -> str | None:
     return access if fresh(record["expires_at"], record["obtained_at"], now) else None
 
 
+def document(config_dir: str, state_dir: str, text: str) -> dict[str, object] | None:
+    """What config.toml's ``text`` parses to, from the summary, when the summary was made from
+    exactly this text for these directories and the state directory is private; else None
+    (then the full path parses with tomllib). The full path's Config.load asks."""
+    if not _private(state_dir):
+        return None
+    summary = _read_json(os.path.join(state_dir, SUMMARY), MAX_SUMMARY)
+    if not isinstance(summary, dict) or summary.get("dirs") != [config_dir, state_dir] \
+            or summary.get("config") != text:
+        return None
+    parsed = summary.get("document")
+    return parsed if isinstance(parsed, dict) else None
+
+
 def remember(config_dir: str, state_dir: str, config_file: str) -> None:
-    """Write the summary for ``token`` (the full path, after it printed a token), unless it is
-    current. It keeps config.toml's very text, so it can never stand for another config.toml;
-    it holds no secret: each profile's API origin, storage, DPoP flag and key source, and the
-    current profile."""
+    """Write the summary (the full path, after a config.toml the summary did not know), unless
+    it is current. It keeps config.toml's very text, so it can never stand for another
+    config.toml; it holds no secret: the parsed document (for Config.load), and for ``token``
+    each profile's API origin, storage, DPoP flag and key source, and the current profile."""
     path = os.path.join(state_dir, SUMMARY)
     text = config_text(config_file)
     existing = _read_json(path, MAX_SUMMARY)
     if text is None or (isinstance(existing, dict) and existing.get("config") == text
-                        and existing.get("dirs") == [config_dir, state_dir]):
+                        and existing.get("dirs") == [config_dir, state_dir] and "document" in existing):
         return
     from pathlib import Path
 
-    from .config import Config
+    from .config import Config, toml_document
     from .errors import AuthcliError
     from .fsutil import atomic_write
     from .urls import origin_str
 
     try:
-        config = Config.parse(text.encode("utf-8"), Path(config_file))
+        raw = text.encode("utf-8")
+        parsed = toml_document(raw, Path(config_file))
+        config = Config.parse(raw, Path(config_file), parsed)
         profiles = {name: {"api_origin": origin_str(profile.api_url), "storage": profile.storage,
                            "dpop": profile.dpop, "storage_key": profile.storage_key}
                     for name, profile in config.profiles.items() if PROFILE_NAME.match(name) and profile.api_url}
-        data = {"dirs": [config_dir, state_dir], "config": text, "current": config.current, "profiles": profiles}
-        atomic_write(Path(path), json.dumps(data).encode())
+        data = {"dirs": [config_dir, state_dir], "config": text, "current": config.current, "profiles": profiles,
+                "document": parsed}
+        try:
+            summary = json.dumps(data, ensure_ascii=False)
+        except (TypeError, ValueError):  # TOML dates have no JSON form: the shortcut's part only
+            summary = json.dumps({**data, "document": None}, ensure_ascii=False)
+        atomic_write(Path(path), summary.encode("utf-8"))
     except (OSError, AuthcliError):
-        pass  # only a shortcut: the token was printed
+        pass  # only a shortcut: the command goes on

@@ -21,6 +21,7 @@ def test_valid_token_path_imports_nothing_heavy(cli: Cli, server: DevServer, sto
     """With the keyring, a valid token is read from the Secret Service through jeepney alone:
     not keyring, not secretstorage (and the cryptography it imports), after the first run."""
     assert cli.login(server.url, "--storage", storage).code == 0
+    assert loaded(cli, "token") in ([], ["tomllib"])  # the config login wrote, parsed once
     assert loaded(cli, "token") == []
     assert loaded(cli, "token", "--profile", "default") == []
 
@@ -30,6 +31,19 @@ def test_version_and_whoami_import_no_http_or_crypto(cli: Cli, server: DevServer
     assert loaded(cli, "--version") == []
     assert "typer" not in loaded(cli, "call", "/users/me")
     assert {"httpx", "jwt", "cryptography", "keyring"}.isdisjoint(loaded(cli, "whoami"))
+
+
+def test_commands_read_config_toml_from_the_summary_while_it_is_current(cli: Cli, server: DevServer) -> None:
+    """tomllib's import is ~8 ms of every command: a config.toml the summary was made from is
+    read back from it; a changed one is parsed again (the probe can fail), then not again."""
+    assert cli.login(server.url, "--storage", "file").code == 0
+    assert cli.run("whoami").code == 0  # the first parse of the config login wrote
+    assert "tomllib" not in loaded(cli, "whoami")
+    assert "tomllib" not in loaded(cli, "call", "/users/me")
+    config = cli.home / "config.toml"
+    config.write_text(config.read_text() + "# edited\n")
+    assert "tomllib" in loaded(cli, "whoami")
+    assert "tomllib" not in loaded(cli, "whoami")
 
 
 def test_the_guard_sees_the_refresh_path(cli: Cli, server: DevServer) -> None:

@@ -13,6 +13,7 @@ from authcli.commands.token import TokenOptions, run
 from authcli.config import Profile
 from authcli.errors import StorageError
 from authcli.flows import RefreshRejected
+from authcli.shortcut import SUMMARY
 from authcli.tokens import TokenRecord
 from tests.fakes import make_ctx, outcome, profile, record
 
@@ -120,12 +121,11 @@ def test_a_store_that_fails_is_exit_6(tmp_path: Path) -> None:
     assert outcome(run, TokenOptions(), ctx) == (6, "", "authcli: the keyring is locked\n")
 
 
-def test_a_plain_token_leaves_the_summary_the_shortcut_reads(tmp_path: Path) -> None:
-    """The next plain `authcli token` (shortcut.py) answers from this summary; --format json writes none."""
+def test_the_first_command_to_read_a_config_leaves_the_summary(tmp_path: Path) -> None:
+    """Context.config parses a config.toml the summary does not know, then writes the summary
+    the shortcut and the next commands read (any command: here --format json)."""
     ctx = make_ctx(tmp_path / "home", [profile()], records={"default": record()})
     state = tmp_path / "home" / "state"
     state.mkdir(mode=0o700)
     assert run(TokenOptions(format="json"), ctx) == 0
-    assert list(state.iterdir()) == []
-    assert run(TokenOptions(), ctx) == 0
-    assert len(list(state.iterdir())) == 1
+    assert [p.name for p in state.iterdir()] == [SUMMARY]

@@ -90,3 +90,76 @@ def test_windows_leaves_the_directories_to_the_full_path(monkeypatch: pytest.Mon
     monkeypatch.setattr(sys, "platform", "win32")
     assert dirs({"LOCALAPPDATA": "C:\\Users\\me\\AppData\\Local"}) is None
     assert dirs({"AUTHCLI_CONFIG_DIR": "/x"}) == ("/x", "/x/state", "/x")
+
+
+# -- the summary's document: config.toml parsed once, read back without tomllib ----------------
+
+CONFIGS = [
+    'current_profile = "a"\n[profiles.a]\napi_url = "https://api.example.com"\nstorage = "file"\n',
+    '[profiles."sp ace"]\napi_url = "https://x.example"\ntimeout = 2.5\nlock_timeout = 30\n',
+    '[profiles.u]\napi_url = "https://ü.example"\nscope = "a \\"quoted\\" \\\\ b\\n"\ndpop = true\n',
+    '[profiles.x]\napi_url = "https://x.example"\nextra_list = [1, 2.0, "three", [true]]\n[profiles.x.sub]\nk = -0.0\n',
+    '[profiles.f]\napi_url = "https://x.example"\nbig = 12345678901234567890\ninf = inf\n',
+]
+
+
+def private_dirs(tmp_path: Path) -> tuple[Path, Path]:
+    config_dir, state_dir = tmp_path / "config", tmp_path / "state"
+    config_dir.mkdir(mode=0o700)
+    state_dir.mkdir(mode=0o700)
+    return config_dir, state_dir
+
+
+@pytest.mark.parametrize("text", CONFIGS)
+def test_the_summary_holds_what_tomllib_parses(tmp_path: Path, text: str) -> None:
+    import tomllib
+
+    from authcli.shortcut import document, remember
+
+    config_dir, state_dir = private_dirs(tmp_path)
+    (config_dir / "config.toml").write_text(text, encoding="utf-8")
+    remember(str(config_dir), str(state_dir), str(config_dir / "config.toml"))
+    assert document(str(config_dir), str(state_dir), text) == tomllib.loads(text)
+
+
+def test_a_config_with_dates_is_parsed_by_tomllib_every_time(tmp_path: Path) -> None:
+    """TOML dates have no JSON form: the summary keeps no document, Config.load parses."""
+    from authcli.shortcut import document, remember
+
+    config_dir, state_dir = private_dirs(tmp_path)
+    text = '[profiles.a]\napi_url = "https://x.example"\nwhen = 2026-12-05\n'
+    (config_dir / "config.toml").write_text(text)
+    remember(str(config_dir), str(state_dir), str(config_dir / "config.toml"))
+    assert document(str(config_dir), str(state_dir), text) is None
+    assert json.loads((state_dir / SUMMARY).read_text())["profiles"]["a"]["storage"] == "keyring"
+
+
+def _other_text(config_dir: Path, state_dir: Path) -> tuple[str, str, str]:
+    return str(config_dir), str(state_dir), CONFIGS[0] + "# one more line\n"
+
+
+def _other_dirs(config_dir: Path, state_dir: Path) -> tuple[str, str, str]:
+    return str(config_dir / "elsewhere"), str(state_dir), CONFIGS[0]
+
+
+def _state_writable_by_others(config_dir: Path, state_dir: Path) -> tuple[str, str, str]:
+    state_dir.chmod(0o777)
+    return str(config_dir), str(state_dir), CONFIGS[0]
+
+
+def _tampered_document(config_dir: Path, state_dir: Path) -> tuple[str, str, str]:
+    summary = json.loads((state_dir / SUMMARY).read_text())
+    summary["document"] = ["not", "a", "table"]
+    (state_dir / SUMMARY).write_text(json.dumps(summary))
+    return str(config_dir), str(state_dir), CONFIGS[0]
+
+
+@pytest.mark.parametrize("change", [_other_text, _other_dirs, _state_writable_by_others, _tampered_document])
+def test_the_document_is_used_only_for_exactly_its_text_and_dirs(tmp_path: Path, change) -> None:  # type: ignore[no-untyped-def]
+    from authcli.shortcut import document, remember
+
+    config_dir, state_dir = private_dirs(tmp_path)
+    (config_dir / "config.toml").write_text(CONFIGS[0])
+    remember(str(config_dir), str(state_dir), str(config_dir / "config.toml"))
+    assert document(str(config_dir), str(state_dir), CONFIGS[0]) is not None  # the control: used as made
+    assert document(*change(config_dir, state_dir)) is None

@@ -12,7 +12,6 @@ from ..claims import iso_utc
 from ..context import Context
 from ..errors import UsageError
 from ..session import Session
-from ..shortcut import STORES, remember
 from ..tokens import TokenRecord
 
 FORMATS = ("token", "json", "exec-credential", "curl-config")
@@ -61,7 +60,4 @@ def run(opts: TokenOptions, ctx: Context) -> int:
                          "and its type")
     record = Session(ctx, profile).valid_record(min_ttl=opts.min_ttl)
     ctx.io.write_out(render(record, opts.format))
-    if opts.format == "token" and profile.storage in STORES:
-        # What the token shortcut (shortcut.py) answers the next plain `authcli token` from.
-        remember(str(ctx.paths.config_dir), str(ctx.paths.state_dir), str(ctx.paths.config_file))
     return 0
