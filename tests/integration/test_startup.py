@@ -34,7 +34,7 @@ def test_version_and_whoami_import_no_http_or_crypto(cli: Cli, server: DevServer
 
 
 def test_commands_read_config_toml_from_the_summary_while_it_is_current(cli: Cli, server: DevServer) -> None:
-    """tomllib's import is ~8 ms of every command: a config.toml the summary was made from is
+    """tomllib's import is ~3 ms of every command: a config.toml the summary was made from is
     read back from it; a changed one is parsed again (the probe can fail), then not again."""
     assert cli.login(server.url, "--storage", "file").code == 0
     assert cli.run("whoami").code == 0  # the first parse of the config login wrote
