@@ -6,7 +6,6 @@ sessions, and which keyring service holds a config dir's sessions."""
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import stat
@@ -41,9 +40,14 @@ def record_problem(data: object) -> str | None:
         value = data[name]
         if value is None and name == "expires_at":
             continue  # unknown: used until the API answers 401
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
             return f"bad {name}"
     return None
+
+
+def _finite(value: float) -> bool:
+    """math.isfinite without importing math (the shortcut's every import counts)."""
+    return value == value and value not in (float("inf"), float("-inf"))
 
 
 def fresh(expires_at: float | None, obtained_at: float, now: float, min_ttl: float = 0.0) -> bool:
