@@ -1,18 +1,21 @@
 """`authcli token` on its hottest path, without loading the rest of authcli.
 
-A plain `authcli token` whose file-store token is still good spent most of its time
-importing (dataclasses, pathlib, tomllib, typing, the config and context modules: ~28 ms of
-~65 ms on the project's machine). This module answers that case with os and json alone.
+A plain `authcli token` whose token is still good spent most of its time importing
+(dataclasses, pathlib, tomllib, typing, the config and context modules: ~28 ms of ~65 ms on
+the project's machine). This module answers that case with os and json, plus what its store
+needs to be read (shortcutenc.py, stores/secretservice_wire.py).
 
 It reads a summary of config.toml (no secret: each profile's API origin, storage and DPoP
 flag, the current profile, and the parsed document) that the full path writes in the state
 directory whenever it parsed a config.toml the summary did not know (Context.config calls
 ``remember``), together with the very text of config.toml it was made from; it is used only
-while config.toml still holds exactly that text. The full path reads the parsed document
-back from it too (``document``), and so imports no tomllib while it is current. (Not its stat: a rename-based rewrite on a
+while config.toml still holds exactly that text. (Not its stat: a rename-based rewrite on a
 file system with 1-second timestamps can give config.toml its old inode, size and mtime back
-with another current profile.) It answers only when everything is plain, and otherwise raises
-UseFullPath and the full path runs, which words every error and refreshes:
+with another current profile.) The full path reads the parsed document back from it too
+(``document``), and so imports no tomllib while it is current.
+
+``token`` answers only when everything is plain, and otherwise raises UseFullPath and the
+full path runs, which words every error and refreshes:
 - the command line is `token`, optionally with `-p/--profile NAME` (as main.command_options
   parses it: no second parser here);
 - AUTHCLI_STORAGE and test switches are not set;
