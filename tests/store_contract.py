@@ -19,6 +19,8 @@ and mark their class or fixture as tests/conftest.py expects, so they skip where
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from authcli.errors import CorruptRecord
@@ -74,3 +76,24 @@ class StoreContract:
     def test_location_names_no_secret(self, store: Store) -> None:
         store.save("p", RECORD)
         assert "access-1" not in store.location("p") and "refresh-1" not in store.location("p")
+
+
+class KeyringServiceContract(StoreContract):
+    """The contract for a store keeping its records as keyring items (stores/keyring.py and
+    stores/secretservice.py): a throwaway service name each, foreign items written with keyring."""
+
+    store_class: type
+
+    @pytest.fixture
+    def store(self) -> Iterator[Store]:
+        import uuid
+
+        kept = self.store_class(service=f"authcli-contract-{uuid.uuid4().hex[:8]}")
+        yield kept
+        kept.delete("p")
+        kept.delete("other")
+
+    def write_raw(self, store: Store, profile: str, text: str) -> None:
+        import keyring
+
+        keyring.set_password(store.service, profile, text)  # type: ignore[attr-defined]

@@ -4,30 +4,16 @@ errors; and keyrings.alt (a plain file under another name) counting as no keyrin
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 
 from authcli.errors import KeyringUnavailable, StorageError
-from authcli.stores.base import Store
 from authcli.stores.keyring import KeyringStore
-from tests.store_contract import StoreContract
+from tests.store_contract import KeyringServiceContract
 
 
 @pytest.mark.keyring
-class TestKeyringStore(StoreContract):
-    @pytest.fixture
-    def store(self) -> Iterator[Store]:
-        keyring_store = KeyringStore(service=f"authcli-contract-{uuid.uuid4().hex[:8]}")
-        yield keyring_store
-        keyring_store.delete("p")
-        keyring_store.delete("other")
-
-    def write_raw(self, store: Store, profile: str, text: str) -> None:
-        import keyring
-
-        keyring.set_password(store.service, profile, text)  # type: ignore[attr-defined]
+class TestKeyringStore(KeyringServiceContract):
+    store_class = KeyringStore
 
 
 class FakeKeyring:

@@ -5,32 +5,20 @@ both ways; and that it steps aside wherever keyring would not use the Secret Ser
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from authcli.stores.base import Store
 from authcli.stores.keyring import KeyringStore
 from authcli.stores.secretservice import SecretServiceStore
 from authcli.stores.secretservice_wire import read
 from tests.helpers import RECORD
-from tests.store_contract import ROTATED, StoreContract
+from tests.store_contract import ROTATED, KeyringServiceContract
 
 
 @pytest.mark.keyring
-class TestSecretServiceStore(StoreContract):
-    @pytest.fixture
-    def store(self) -> Iterator[Store]:
-        secretservice_store = SecretServiceStore(service=f"authcli-contract-{uuid.uuid4().hex[:8]}")
-        yield secretservice_store
-        secretservice_store.delete("p")
-        secretservice_store.delete("other")
-
-    def write_raw(self, store: Store, profile: str, text: str) -> None:
-        import keyring
-
-        keyring.set_password(store.service, profile, text)  # type: ignore[attr-defined]
+class TestSecretServiceStore(KeyringServiceContract):
+    store_class = SecretServiceStore
 
 
 @pytest.mark.keyring
